@@ -1,5 +1,5 @@
 /// How far a decoded value can be trusted.
-public enum SampleQuality: UInt8, Sendable, Hashable, Codable, CustomStringConvertible {
+public enum SampleQuality: UInt8, Sendable, Hashable, Codable, Comparable, CustomStringConvertible {
     /// Decoded and within all checks.
     case good = 0
     /// Decoded, but something is off: a checksum that did not verify under a `warn` policy, a device time that
@@ -7,6 +7,9 @@ public enum SampleQuality: UInt8, Sendable, Hashable, Codable, CustomStringConve
     case uncertain = 1
     /// The device itself reported the reading as invalid (a sentinel such as 0xFFFF = sensor error).
     case bad = 2
+
+    /// Worse quality compares greater, so `max` combines findings.
+    public static func < (lhs: SampleQuality, rhs: SampleQuality) -> Bool { lhs.rawValue < rhs.rawValue }
 
     /// Lower-case name used in logs, CLI output and files.
     public var description: String {

@@ -1,0 +1,135 @@
+import Foundation
+import Yams
+
+/// Reads a Yams node tree with positions, so every error a vendor sees names the file, line and column.
+struct YAMLReader {
+    let file: String
+
+    func error(_ node: Node?, _ message: String) -> ProfileError {
+        let mark = node?.mark
+        return ProfileError(file: file, line: mark?.line ?? 0, column: mark?.column ?? 0, message: message)
+    }
+
+    func parse(_ text: String) throws(ProfileError) -> Node {
+        do {
+            guard let node = try Yams.compose(yaml: text) else { throw error(nil, "the file is empty") }
+            return node
+        } catch let e as ProfileError {
+            throw e
+        } catch let YamlError.scanner(_, problem, mark, _), let YamlError.parser(_, problem, mark, _),
+            let YamlError.composer(_, problem, mark, _)
+        {
+            throw ProfileError(file: file, line: mark.line, column: mark.column, message: "YAML: \(problem)")
+        } catch {
+            throw ProfileError(file: file, line: 0, column: 0, message: "YAML: \(error)")
+        }
+    }
+
+    /// Splits a multi-document stream (`---`) into roots.
+    func parseAll(_ text: String) throws(ProfileError) -> [Node] {
+        do {
+            var roots: [Node] = []
+            for node in try Yams.compose_all(yaml: text) { roots.append(node) }
+            if roots.isEmpty { throw error(nil, "the file is empty") }
+            return roots
+        } catch let e as ProfileError {
+            throw e
+        } catch let YamlError.scanner(_, problem, mark, _), let YamlError.parser(_, problem, mark, _),
+            let YamlError.composer(_, problem, mark, _)
+        {
+            throw ProfileError(file: file, line: mark.line, column: mark.column, message: "YAML: \(problem)")
+        } catch {
+            throw ProfileError(file: file, line: 0, column: 0, message: "YAML: \(error)")
+        }
+    }
+
+    /// The ordered key/value pairs of a mapping, with duplicate keys refused.
+    func mapping(_ node: Node, _ what: String) throws(ProfileError) -> [(key: String, keyNode: Node, value: Node)] {
+        guard case .mapping(let m) = node else { throw error(node, "\(what) must be a mapping") }
+        var seen = Set<String>()
+        var out: [(key: String, keyNode: Node, value: Node)] = []
+        for (k, v) in m {
+            guard let key = k.scalar?.string else { throw error(k, "\(what): keys must be plain scalars") }
+            if !seen.insert(key).inserted { throw error(k, "\(what): duplicate key '\(key)'") }
+            out.append((key, k, v))
+        }
+        return out
+    }
+
+    func sequence(_ node: Node, _ what: String) throws(ProfileError) -> [Node] {
+        guard case .sequence(let s) = node else { throw error(node, "\(what) must be a list") }
+        return Array(s)
+    }
+
+    func string(_ node: Node, _ what: String) throws(ProfileError) -> String {
+        guard case .scalar(let s) = node else { throw error(node, "\(what) must be a scalar") }
+        return s.string
+    }
+
+    func int(_ node: Node, _ what: String) throws(ProfileError) -> Int {
+        let text = try string(node, what)
+        guard let value = YAMLReader.parseInt(text) else { throw error(node, "\(what) must be an integer, found '\(text)'") }
+        return value
+    }
+
+    func double(_ node: Node, _ what: String) throws(ProfileError) -> Double {
+        let text = try string(node, what)
+        if let i = YAMLReader.parseInt(text) { return Double(i) }
+        guard let value = Double(text.replacingOccurrences(of: "_", with: "")) else {
+            throw error(node, "\(what) must be a number, found '\(text)'")
+        }
+        return value
+    }
+
+    func bool(_ node: Node, _ what: String) throws(ProfileError) -> Bool {
+        switch try string(node, what).lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        case let other: throw error(node, "\(what) must be true or false, found '\(other)'")
+        }
+    }
+
+    /// Accepts `1`, `-3`, `0x1F`, `0b101`, `1_000`.
+    static func parseInt(_ raw: String) -> Int? {
+        var text = raw.replacingOccurrences(of: "_", with: "")
+        var negative = false
+        if text.hasPrefix("-") {
+            negative = true
+            text.removeFirst()
+        } else if text.hasPrefix("+") {
+            text.removeFirst()
+        }
+        let value: Int?
+        if text.hasPrefix("0x") || text.hasPrefix("0X") {
+            value = Int(text.dropFirst(2), radix: 16)
+        } else if text.hasPrefix("0b") || text.hasPrefix("0B") {
+            value = Int(text.dropFirst(2), radix: 2)
+        } else {
+            value = Int(text)
+        }
+        guard let v = value else { return nil }
+        return negative ? -v : v
+    }
+
+    /// Parses `90s`, `20m`, `1h`, `2d`, or a plain number of seconds.
+    static func parseDurationSeconds(_ raw: String) -> Int? {
+        let text = raw.trimmingCharacters(in: .whitespaces)
+        if let plain = Int(text) { return plain }
+        guard let unit = text.last, let n = Int(text.dropLast()) else { return nil }
+        switch unit {
+        case "s": return n
+        case "m": return n * 60
+        case "h": return n * 3600
+        case "d": return n * 86400
+        default: return nil
+        }
+    }
+}
+
+extension Node {
+    /// The scalar text, or nil for mappings and sequences.
+    var scalarText: String? {
+        if case .scalar(let s) = self { return s.string }
+        return nil
+    }
+}
