@@ -735,8 +735,8 @@ struct Compiler {
                 }
             }
             guard let p = payload else { throw fail(item, "test '\(name)' has no payload") }
-            if samples.isEmpty, expectedError == nil, status.isEmpty, device == nil {
-                throw fail(item, "test '\(name)' expects nothing: give expect.samples, expect.status, expect.device or expect.error")
+            if samples.isEmpty, expectedError == nil, status.isEmpty, device == nil, absent.isEmpty {
+                throw fail(item, "test '\(name)' expects nothing: give expect.samples, expect.status, expect.device, expect.absent or expect.error")
             }
             out.append(ProfileTest(
                 name: name, topic: topic, payload: p, attributes: attributes, receiveTimeMs: received, expectedDevice: device, expectedSamples: samples,

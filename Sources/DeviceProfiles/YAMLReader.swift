@@ -29,7 +29,10 @@ struct YAMLReader {
     func parseAll(_ text: String) throws(ProfileError) -> [Node] {
         do {
             var roots: [Node] = []
-            for node in try Yams.compose_all(yaml: text) { roots.append(node) }
+            var documents = try Yams.compose_all(yaml: text)
+            while let node = documents.next() { roots.append(node) }
+            // The sequence stops at a parse error and keeps it: rethrow it, or a broken file would read as empty.
+            if let e = documents.error { throw e }
             if roots.isEmpty { throw error(nil, "the file is empty") }
             return roots
         } catch let e as ProfileError {
