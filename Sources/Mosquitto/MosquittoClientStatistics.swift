@@ -1,0 +1,15 @@
+/// A snapshot of a `MosquittoClient`'s counters.
+public struct MosquittoClientStatistics: Sendable, Hashable {
+    /// Connected now.
+    public var isConnected: Bool
+    /// Successful CONNACKs.
+    public var connects: Int
+    /// Established connections that ended (lost or cleanly closed).
+    public var disconnects: Int
+    /// Attempts that failed (TCP, TLS, or refused).
+    public var connectFailures: Int
+    /// Messages delivered to the message handler.
+    public var messagesReceived: Int
+    /// Outgoing messages completed (QoS 0 written, QoS 1 PUBACK, QoS 2 PUBCOMP).
+    public var messagesPublished: Int
+}
