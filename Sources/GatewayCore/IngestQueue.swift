@@ -23,9 +23,7 @@ public final class IngestQueue<Element: Sendable>: Sendable {
     public init(capacity: Int) {
         precondition(capacity > 0, "capacity must be positive")
         self.capacity = capacity
-        var initial = State()
-        initial.buffer.reserveCapacity(min(capacity, 65_536))
-        self.state = Mutex(initial)
+        self.state = Mutex(State())
     }
 
     /// Elements refused because the queue was full (or finished).
@@ -87,8 +85,9 @@ public final class IngestQueue<Element: Sendable>: Sendable {
         state.withLock { s -> [Element]? in
             if s.buffer.isEmpty { return nil }
             if s.buffer.count <= maxCount {
+                // Hand the whole buffer over; the next producer starts a fresh array sized to this burst.
                 var out: [Element] = []
-                out.reserveCapacity(Swift.min(capacity, 65_536))
+                out.reserveCapacity(s.buffer.count)
                 swap(&out, &s.buffer)
                 return out
             }
