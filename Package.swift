@@ -66,6 +66,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings
@@ -76,6 +77,8 @@ let package = Package(
                 "Gateway", "GatewayCore", "DeviceProfiles", "Catalog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -88,10 +91,19 @@ let package = Package(
         .testTarget(name: "MosquittoTests", dependencies: ["Mosquitto", "GatewayTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd"], swiftSettings: swiftSettings),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"], swiftSettings: swiftSettings),
-        .testTarget(name: "CatalogTests", dependencies: ["Catalog", "GatewayCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CatalogTests",
+            dependencies: ["Catalog", "GatewayCore", "SQLite", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "MQTTIngestTests",
-            dependencies: ["MQTTIngest", "GatewayCore", "GatewayTesting", "Mosquitto"],
+            dependencies: [
+                "MQTTIngest", "GatewayCore", "GatewayTesting", "Mosquitto",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -101,7 +113,11 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["Gateway", "GatewayCore", "DeviceProfiles", "Catalog", "MQTTIngest", "Mosquitto", "GatewayTesting"],
+            dependencies: [
+                "Gateway", "GatewayCore", "DeviceProfiles", "Catalog", "MQTTIngest", "Mosquitto", "GatewayTesting",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

@@ -46,7 +46,7 @@ public struct ProfileSet: Sendable, MessageDecoder {
     }
 
     /// Loads every profile file below a directory. All errors are collected, so a vendor sees them all at once.
-    public static func load(directory: String, limits: DecodeLimits = DecodeLimits()) throws(ProfileSetError) -> ProfileSet {
+    public static func load(directory: String, limits: DecodeLimits = DecodeLimits(), maxPayloadBytes: Int = 65_536) throws(ProfileSetError) -> ProfileSet {
         var profiles: [Profile] = []
         var errors: [ProfileError] = []
         for file in ProfileLoader.profileFiles(in: directory) {
@@ -58,7 +58,7 @@ public struct ProfileSet: Sendable, MessageDecoder {
         }
         if !errors.isEmpty { throw ProfileSetError(errors: errors) }
         do {
-            return try ProfileSet(profiles, limits: limits)
+            return try ProfileSet(profiles, limits: limits, maxPayloadBytes: maxPayloadBytes)
         } catch {
             throw ProfileSetError(errors: [error])
         }
@@ -126,6 +126,8 @@ public struct DecodeFailure: Error, Sendable {
 public struct ProfileSetError: Error, Sendable, CustomStringConvertible {
     /// Every error found.
     public var errors: [ProfileError]
+    /// Creates the error.
+    public init(errors: [ProfileError]) { self.errors = errors }
     /// One per line.
     public var description: String { errors.map(\.description).joined(separator: "\n") }
 }

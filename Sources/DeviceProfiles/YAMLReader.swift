@@ -1,16 +1,21 @@
 import Foundation
 import Yams
 
-/// Reads a Yams node tree with positions, so every error a vendor sees names the file, line and column.
-struct YAMLReader {
-    let file: String
+/// Reads a Yams node tree with positions, so every error a vendor or operator sees names the file, line and column.
+/// Shared by the profile loader and the gateway configuration loader.
+public struct YAMLReader: Sendable {
+    /// The file name used in errors.
+    public let file: String
 
-    func error(_ node: Node?, _ message: String) -> ProfileError {
+    /// Creates a reader for errors that name `file`.
+    public init(file: String) { self.file = file }
+
+    public func error(_ node: Node?, _ message: String) -> ProfileError {
         let mark = node?.mark
         return ProfileError(file: file, line: mark?.line ?? 0, column: mark?.column ?? 0, message: message)
     }
 
-    func parse(_ text: String) throws(ProfileError) -> Node {
+    public func parse(_ text: String) throws(ProfileError) -> Node {
         do {
             guard let node = try Yams.compose(yaml: text) else { throw error(nil, "the file is empty") }
             return node
@@ -26,7 +31,7 @@ struct YAMLReader {
     }
 
     /// Splits a multi-document stream (`---`) into roots.
-    func parseAll(_ text: String) throws(ProfileError) -> [Node] {
+    public func parseAll(_ text: String) throws(ProfileError) -> [Node] {
         do {
             var roots: [Node] = []
             var documents = try Yams.compose_all(yaml: text)
@@ -47,7 +52,7 @@ struct YAMLReader {
     }
 
     /// The ordered key/value pairs of a mapping, with duplicate keys refused.
-    func mapping(_ node: Node, _ what: String) throws(ProfileError) -> [(key: String, keyNode: Node, value: Node)] {
+    public func mapping(_ node: Node, _ what: String) throws(ProfileError) -> [(key: String, keyNode: Node, value: Node)] {
         guard case .mapping(let m) = node else { throw error(node, "\(what) must be a mapping") }
         var seen = Set<String>()
         var out: [(key: String, keyNode: Node, value: Node)] = []
@@ -59,23 +64,23 @@ struct YAMLReader {
         return out
     }
 
-    func sequence(_ node: Node, _ what: String) throws(ProfileError) -> [Node] {
+    public func sequence(_ node: Node, _ what: String) throws(ProfileError) -> [Node] {
         guard case .sequence(let s) = node else { throw error(node, "\(what) must be a list") }
         return Array(s)
     }
 
-    func string(_ node: Node, _ what: String) throws(ProfileError) -> String {
+    public func string(_ node: Node, _ what: String) throws(ProfileError) -> String {
         guard case .scalar(let s) = node else { throw error(node, "\(what) must be a scalar") }
         return s.string
     }
 
-    func int(_ node: Node, _ what: String) throws(ProfileError) -> Int {
+    public func int(_ node: Node, _ what: String) throws(ProfileError) -> Int {
         let text = try string(node, what)
         guard let value = YAMLReader.parseInt(text) else { throw error(node, "\(what) must be an integer, found '\(text)'") }
         return value
     }
 
-    func double(_ node: Node, _ what: String) throws(ProfileError) -> Double {
+    public func double(_ node: Node, _ what: String) throws(ProfileError) -> Double {
         let text = try string(node, what)
         if let i = YAMLReader.parseInt(text) { return Double(i) }
         guard let value = Double(text.replacingOccurrences(of: "_", with: "")) else {
@@ -84,7 +89,7 @@ struct YAMLReader {
         return value
     }
 
-    func bool(_ node: Node, _ what: String) throws(ProfileError) -> Bool {
+    public func bool(_ node: Node, _ what: String) throws(ProfileError) -> Bool {
         switch try string(node, what).lowercased() {
         case "true", "yes", "on": return true
         case "false", "no", "off": return false
@@ -93,7 +98,7 @@ struct YAMLReader {
     }
 
     /// Accepts `1`, `-3`, `0x1F`, `0b101`, `1_000`.
-    static func parseInt(_ raw: String) -> Int? {
+    public static func parseInt(_ raw: String) -> Int? {
         var text = raw.replacingOccurrences(of: "_", with: "")
         var negative = false
         if text.hasPrefix("-") {
@@ -115,7 +120,7 @@ struct YAMLReader {
     }
 
     /// Parses `90s`, `20m`, `1h`, `2d`, or a plain number of seconds.
-    static func parseDurationSeconds(_ raw: String) -> Int? {
+    public static func parseDurationSeconds(_ raw: String) -> Int? {
         let text = raw.trimmingCharacters(in: .whitespaces)
         if let plain = Int(text) { return plain }
         guard let unit = text.last, let n = Int(text.dropLast()) else { return nil }
@@ -131,7 +136,7 @@ struct YAMLReader {
 
 extension Node {
     /// The scalar text, or nil for mappings and sequences.
-    var scalarText: String? {
+    public var scalarText: String? {
         if case .scalar(let s) = self { return s.string }
         return nil
     }

@@ -1,6 +1,49 @@
 import ArgumentParser
+import Foundation
+import Gateway
+import Logging
 
 @main
 struct CityGate: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "citygate", abstract: "Smart-city IoT ingestion gateway.")
+    static let configuration = CommandConfiguration(
+        commandName: "citygate",
+        abstract: "Smart-city IoT ingestion gateway: MQTT ingest, device profiles, registry and dead letters.",
+        subcommands: [RunCommand.self, DemoCommand.self, SimulateCommand.self, ProfileCommand.self, DeadLetterCommand.self,
+                      DevicesCommand.self, BenchCommand.self]
+    )
+}
+
+/// Options shared by commands that open a gateway configuration.
+struct ConfigOptions: ParsableArguments {
+    @Option(name: .shortAndLong, help: "Gateway configuration file (YAML). Defaults are built in; CITYGATE_* variables override.")
+    var config: String?
+
+    func load() throws -> GatewayConfiguration {
+        var c: GatewayConfiguration
+        if let path = config {
+            c = try GatewayConfiguration.load(file: path)
+        } else {
+            c = GatewayConfiguration()
+            try c.applyEnvironment(ProcessInfo.processInfo.environment)
+        }
+        return c
+    }
+}
+
+/// Bootstraps logging once, at the configured level, to standard error.
+func bootstrapLogging(level: String) -> Logger {
+    let lvl = Logger.Level(rawValue: level) ?? .info
+    LoggingSystem.bootstrap { label in
+        var h = StreamLogHandler.standardError(label: label)
+        h.logLevel = lvl
+        return h
+    }
+    var logger = Logger(label: "citygate")
+    logger.logLevel = lvl
+    return logger
+}
+
+/// Writes to standard output without buffering surprises.
+func out(_ text: String) {
+    FileHandle.standardOutput.write(Data(text.utf8))
 }

@@ -1,0 +1,15 @@
+import ArgumentParser
+import Gateway
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "Run the gateway until SIGTERM or SIGINT.")
+
+    @OptionGroup var options: ConfigOptions
+
+    func run() async throws {
+        let config = try options.load()
+        let logger = bootstrapLogging(level: config.logLevel)
+        let runtime = try GatewayRuntime(configuration: config, logger: logger)
+        try await runtime.run()
+    }
+}
