@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what CityGate needs on Debian/Ubuntu: the C libraries it links (libmosquitto, libzstd, libsqlite3),
+# the broker and clients its demo and tests run (mosquitto, mosquitto_pub/sub), openssl for the TLS tests, and
+# Python paho-mqtt as an outside MQTT client. Swift itself must already be on PATH.
+set -euo pipefail
+
+packages=(pkg-config libmosquitto-dev libzstd-dev libsqlite3-dev mosquitto mosquitto-clients openssl python3)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    echo "setup: installing ${missing[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# A mosquitto installed as a service would hold port 1883; the demo and tests start their own brokers instead.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet mosquitto 2>/dev/null; then :; fi
+
+if ! python3 -c 'import paho.mqtt' 2>/dev/null; then
+    echo "setup: installing paho-mqtt"
+    python3 -m pip install --quiet --disable-pip-version-check paho-mqtt 2>/dev/null \
+        || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages paho-mqtt
+fi
+command -v swift >/dev/null || { echo "setup: swift is not on PATH (Swift 6.1 or newer is required)" >&2; exit 1; }
