@@ -32,6 +32,12 @@ extension Profile {
         payload: [UInt8], captures: [String: String] = [:], attributes: [String: String] = [:], receiveTimeMs: Int64,
         limits: DecodeLimits = DecodeLimits()
     ) throws(DecodeError) -> DecodeResult {
+        try decode(payload: payload, topicCaptures: TopicCaptures(captures), attributes: attributes, receiveTimeMs: receiveTimeMs, limits: limits)
+    }
+
+    func decode(
+        payload: [UInt8], topicCaptures captures: TopicCaptures, attributes: [String: String], receiveTimeMs: Int64, limits: DecodeLimits
+    ) throws(DecodeError) -> DecodeResult {
         if payload.count > maxPayloadBytes {
             throw DecodeError(.oversize, "payload of \(payload.count) bytes exceeds max_payload \(maxPayloadBytes)")
         }
@@ -58,7 +64,7 @@ final class DecodeRun: ExpressionEnvironment {
     }
 
     let profile: Profile
-    let captures: [String: String]
+    let captures: TopicCaptures
     let attributes: [String: String]
     let receiveTimeMs: Int64
     let limits: DecodeLimits
@@ -82,7 +88,7 @@ final class DecodeRun: ExpressionEnvironment {
     var scopeTime: TimeState = .unset
     var uncertain = false
 
-    init(profile: Profile, captures: [String: String], attributes: [String: String], receiveTimeMs: Int64, limits: DecodeLimits) {
+    init(profile: Profile, captures: TopicCaptures, attributes: [String: String], receiveTimeMs: Int64, limits: DecodeLimits) {
         self.profile = profile
         self.captures = captures
         self.attributes = attributes
@@ -670,20 +676,11 @@ final class DecodeRun: ExpressionEnvironment {
         if uncertain {
             for i in result.samples.indices where result.samples[i].quality == .good { result.samples[i].quality = .uncertain }
         }
-        var statuses: [String: DeviceStatus] = [:]
-        var order: [String] = []
-        func status(_ device: String) -> DeviceStatus {
-            if let s = statuses[device] { return s }
-            order.append(device)
-            return DeviceStatus(device: device, profileID: profile.id, profileVersion: profile.version, family: profile.family,
-                                reportIntervalSeconds: profile.reportIntervalSeconds, seenMs: receiveTimeMs)
+        func newStatus(_ device: String) -> DeviceStatus {
+            DeviceStatus(device: device, profileID: profile.id, profileVersion: profile.version, family: profile.family,
+                         reportIntervalSeconds: profile.reportIntervalSeconds, seenMs: receiveTimeMs)
         }
-        for var u in roleUpdates {
-            if u.device.isEmpty {
-                guard let d = fallback else { throw DecodeError(.unknownDevice, "no device id in the payload or topic") }
-                u.device = d
-            }
-            var s = status(u.device)
+        func apply(_ u: RoleUpdate, to s: inout DeviceStatus) {
             switch u.role {
             case .battery: if let v = u.value.number { s.battery = .init(value: v, unit: u.unit == "V" ? "V" : "%") }
             case .csq: if let v = u.value.number, v >= 0, v <= 31 { s.csqDbm = -113 + 2 * v }
@@ -693,10 +690,32 @@ final class DecodeRun: ExpressionEnvironment {
             case .attribute: s.attributes[u.name] = u.value.description
             default: break
             }
-            statuses[u.device] = s
         }
-        for sample in result.samples where statuses[sample.device] == nil { statuses[sample.device] = status(sample.device) }
-        if order.isEmpty, let d = fallback { statuses[d] = status(d) }
+        for i in roleUpdates.indices where roleUpdates[i].device.isEmpty {
+            guard let d = fallback else { throw DecodeError(.unknownDevice, "no device id in the payload or topic") }
+            roleUpdates[i].device = d
+        }
+        // The common case: one device per message, no dictionary.
+        let first = result.samples.first?.device ?? roleUpdates.first?.device ?? fallback
+        if let only = first, result.samples.allSatisfy({ $0.device == only }), roleUpdates.allSatisfy({ $0.device == only }) {
+            var s = newStatus(only)
+            for u in roleUpdates { apply(u, to: &s) }
+            result.statuses = [s]
+            return result
+        }
+        var statuses: [String: DeviceStatus] = [:]
+        var order: [String] = []
+        for u in roleUpdates {
+            if statuses[u.device] == nil {
+                order.append(u.device)
+                statuses[u.device] = newStatus(u.device)
+            }
+            apply(u, to: &statuses[u.device]!)
+        }
+        for sample in result.samples where statuses[sample.device] == nil {
+            order.append(sample.device)
+            statuses[sample.device] = newStatus(sample.device)
+        }
         result.statuses = order.compactMap { statuses[$0] }
         return result
     }

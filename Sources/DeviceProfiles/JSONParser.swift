@@ -170,9 +170,9 @@ public struct JSONParser {
                 let b = bytes[index]
                 if b == UInt8(ascii: "\"") {
                     let slice = UnsafeBufferPointer(rebasing: bytes[start..<index])
+                    guard isValidUTF8(slice) else { throw fail("invalid UTF-8 in string") }
                     index += 1
-                    guard let s = String(validating: slice, as: UTF8.self) else { throw fail("invalid UTF-8 in string") }
-                    return s
+                    return String(decoding: slice, as: UTF8.self)
                 }
                 if b == UInt8(ascii: "\\") { break }
                 if b < 0x20 { throw fail("control character in string") }
@@ -184,8 +184,8 @@ public struct JSONParser {
                 let b = bytes[index]
                 if b == UInt8(ascii: "\"") {
                     index += 1
-                    guard let s = String(validating: out, as: UTF8.self) else { throw fail("invalid UTF-8 in string") }
-                    return s
+                    guard out.withUnsafeBufferPointer(isValidUTF8) else { throw fail("invalid UTF-8 in string") }
+                    return String(decoding: out, as: UTF8.self)
                 }
                 if b < 0x20 { throw fail("control character in string") }
                 if b != UInt8(ascii: "\\") {
@@ -247,4 +247,39 @@ func hexDigit(_ b: UInt8) -> UInt8? {
     case 0x61...0x66: return b - 0x61 + 10
     default: return nil
     }
+}
+
+/// Strict UTF-8 validation (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF), with an ASCII fast path.
+@inline(__always)
+func isValidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+    var i = 0
+    let n = bytes.count
+    while i < n {
+        let b0 = bytes[i]
+        if b0 < 0x80 {
+            i += 1
+            continue
+        }
+        func cont(_ k: Int) -> Bool { i + k < n && bytes[i + k] & 0xC0 == 0x80 }
+        switch b0 {
+        case 0xC2...0xDF:
+            guard cont(1) else { return false }
+            i += 2
+        case 0xE0...0xEF:
+            guard cont(1), cont(2) else { return false }
+            let b1 = bytes[i + 1]
+            if b0 == 0xE0, b1 < 0xA0 { return false }
+            if b0 == 0xED, b1 > 0x9F { return false }
+            i += 3
+        case 0xF0...0xF4:
+            guard cont(1), cont(2), cont(3) else { return false }
+            let b1 = bytes[i + 1]
+            if b0 == 0xF0, b1 < 0x90 { return false }
+            if b0 == 0xF4, b1 > 0x8F { return false }
+            i += 4
+        default:
+            return false
+        }
+    }
+    return true
 }

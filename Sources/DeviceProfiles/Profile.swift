@@ -1,5 +1,6 @@
-/// A loaded, validated device profile: what a vendor wrote in YAML, compiled.
-public struct Profile: Sendable {
+/// A loaded, validated device profile: what a vendor wrote in YAML, compiled. Immutable, and a class so that
+/// routing and decoding pass a reference rather than copying its many fields per message.
+public final class Profile: Sendable {
     /// Stable identifier, e.g. `dragino-ndds75`.
     public let id: String
     /// Increases with every change; id + version name the decoder that produced a sample.
@@ -33,6 +34,31 @@ public struct Profile: Sendable {
     let slotCount: Int
     let slotNames: [String]
     let littleEndianDefault: Bool
+
+    init(
+        id: String, version: Int, vendor: String, model: String, family: String, description: String, reportIntervalSeconds: Int?,
+        mqttTopics: [TopicTemplate], deviceIDTemplate: String?, input: InputStage, maxPayloadBytes: Int, tests: [ProfileTest], file: String,
+        line: Int, steps: [Step], slotCount: Int, slotNames: [String], littleEndianDefault: Bool
+    ) {
+        self.id = id
+        self.version = version
+        self.vendor = vendor
+        self.model = model
+        self.family = family
+        self.description = description
+        self.reportIntervalSeconds = reportIntervalSeconds
+        self.mqttTopics = mqttTopics
+        self.deviceIDTemplate = deviceIDTemplate
+        self.input = input
+        self.maxPayloadBytes = maxPayloadBytes
+        self.tests = tests
+        self.file = file
+        self.line = line
+        self.steps = steps
+        self.slotCount = slotCount
+        self.slotNames = slotNames
+        self.littleEndianDefault = littleEndianDefault
+    }
 
     /// `id@version`, how logs and dead letters name a decoder.
     public var reference: String { "\(id)@\(version)" }

@@ -72,8 +72,13 @@ public struct ProfileSet: Sendable, MessageDecoder {
 
     /// The profile and captures for a topic, if any profile claims it.
     public func route(topic: String) -> (profile: Profile, captures: [String: String])? {
-        for (template, profile) in routes {
-            if let captures = template.match(topic) { return (profile, captures) }
+        guard let (profile, captures) = routeFast(topic: topic) else { return nil }
+        return (profile, Dictionary(captures.pairs, uniquingKeysWith: { a, _ in a }))
+    }
+
+    func routeFast(topic: String) -> (Profile, TopicCaptures)? {
+        for route in routes {
+            if let captures = route.template.captures(topic) { return (route.profile, captures) }
         }
         return nil
     }
@@ -83,11 +88,11 @@ public struct ProfileSet: Sendable, MessageDecoder {
         guard message.payload.count <= maxPayloadBytes else {
             return .failure(DecodeFailure(profile: nil, error: DecodeError(.oversize, "payload of \(message.payload.count) bytes exceeds the gateway limit of \(maxPayloadBytes)")))
         }
-        guard let (profile, captures) = route(topic: message.topic) else {
+        guard let (profile, captures) = routeFast(topic: message.topic) else {
             return .failure(DecodeFailure(profile: nil, error: DecodeError(.noProfile, "no profile matches topic '\(message.topic)'")))
         }
         do {
-            let r = try profile.decode(payload: message.payload, captures: captures, attributes: message.attributes,
+            let r = try profile.decode(payload: message.payload, topicCaptures: captures, attributes: message.attributes,
                                        receiveTimeMs: message.receiveTimeMs, limits: limits)
             return .success((profile, r))
         } catch {

@@ -66,31 +66,55 @@ enum SentinelAction: Sendable, Hashable {
     case bad
 }
 
-/// One field: read, transform, emit.
-struct FieldStep: Sendable, Hashable {
-    var name: String
-    var slot: Int
-    var source: FieldSource
-    var required: Bool
-    var bits: ClosedRange<Int>?
-    var sentinels: [Double: SentinelAction]
-    var numericEnum: [Int: String]?
-    var textEnum: [String: Int]?
-    var flags: [(bit: Int, name: String)]
-    var scale: Double?
-    var offset: Double?
-    var expression: Expression?
-    var unit: Units.Conversion?
-    var unitPath: JSONPath?
-    var round: Int?
-    var role: FieldRole
-    var emit: Bool
-    var timeFormat: TimeFormat?
-    var zoneOffsetSeconds: Int
-    var condition: Expression?
-    var validRange: ClosedRange<Double>?
+/// One field: read, transform, emit. A class so that running a step costs one retain, not one per member.
+final class FieldStep: Sendable, Hashable {
+    let name: String
+    let slot: Int
+    let source: FieldSource
+    let required: Bool
+    let bits: ClosedRange<Int>?
+    let sentinels: [Double: SentinelAction]
+    let numericEnum: [Int: String]?
+    let textEnum: [String: Int]?
+    let flags: [(bit: Int, name: String)]
+    let scale: Double?
+    let offset: Double?
+    let expression: Expression?
+    let unit: Units.Conversion?
+    let unitPath: JSONPath?
+    let round: Int?
+    let role: FieldRole
+    let emit: Bool
+    let timeFormat: TimeFormat?
+    let zoneOffsetSeconds: Int
+    let condition: Expression?
+    let validRange: ClosedRange<Double>?
 
-    static func == (a: FieldStep, b: FieldStep) -> Bool { a.name == b.name && a.slot == b.slot && a.source == b.source }
+    init(name: String, slot: Int, source: FieldSource, required: Bool, bits: ClosedRange<Int>?, sentinels: [Double: SentinelAction], numericEnum: [Int: String]?, textEnum: [String: Int]?, flags: [(bit: Int, name: String)], scale: Double?, offset: Double?, expression: Expression?, unit: Units.Conversion?, unitPath: JSONPath?, round: Int?, role: FieldRole, emit: Bool, timeFormat: TimeFormat?, zoneOffsetSeconds: Int, condition: Expression?, validRange: ClosedRange<Double>?) {
+        self.name = name
+        self.slot = slot
+        self.source = source
+        self.required = required
+        self.bits = bits
+        self.sentinels = sentinels
+        self.numericEnum = numericEnum
+        self.textEnum = textEnum
+        self.flags = flags
+        self.scale = scale
+        self.offset = offset
+        self.expression = expression
+        self.unit = unit
+        self.unitPath = unitPath
+        self.round = round
+        self.role = role
+        self.emit = emit
+        self.timeFormat = timeFormat
+        self.zoneOffsetSeconds = zoneOffsetSeconds
+        self.condition = condition
+        self.validRange = validRange
+    }
+
+    static func == (a: FieldStep, b: FieldStep) -> Bool { a === b || (a.name == b.name && a.slot == b.slot && a.source == b.source) }
     func hash(into hasher: inout Hasher) {
         hasher.combine(name)
         hasher.combine(slot)

@@ -10,7 +10,7 @@ public enum TimeFormat: Sendable, Hashable {
     /// IEC 60870-5 CP56Time2a, 7 bytes little-endian (YKC chargers); local time in `zoneOffsetSeconds`.
     case cp56time2a
     /// A digit pattern such as `yyyyMMddHHmmss` (text or BCD bytes), local time in `zoneOffsetSeconds`.
-    case pattern(String)
+    case pattern(TimePattern)
 
     /// Names accepted in profiles.
     static func named(_ name: String) -> TimeFormat? {
@@ -21,7 +21,7 @@ public enum TimeFormat: Sendable, Hashable {
         case "cp56time2a": return .cp56time2a
         default:
             let allowed: Set<Character> = ["y", "M", "d", "H", "m", "s"]
-            if !name.isEmpty, name.allSatisfy({ allowed.contains($0) }), name.contains("yy") { return .pattern(name) }
+            if !name.isEmpty, name.allSatisfy({ allowed.contains($0) }), name.contains("yy") { return .pattern(TimePattern(name)) }
             return nil
         }
     }
@@ -99,19 +99,28 @@ public enum TimeFormat: Sendable, Hashable {
         }
     }
 
-    static func parsePattern(_ pattern: String, _ digits: [UInt8], zoneOffsetSeconds: Int) -> Int64? {
-        let p = Array(pattern)
-        guard digits.count >= p.count else { return nil }
-        var fields: [Character: Int] = [:]
-        for (i, c) in p.enumerated() {
+    static func parsePattern(_ pattern: TimePattern, _ digits: [UInt8], zoneOffsetSeconds: Int) -> Int64? {
+        let codes = pattern.codes
+        guard digits.count >= codes.count else { return nil }
+        var f = (y: 0, M: 0, d: 0, H: 0, m: 0, s: 0)
+        var seen: UInt8 = 0
+        for i in 0..<codes.count {
             let d = digits[i]
             guard d >= 0x30, d <= 0x39 else { return nil }
-            fields[c, default: 0] = fields[c, default: 0] * 10 + Int(d - 0x30)
+            let v = Int(d - 0x30)
+            seen |= 1 << codes[i]
+            switch codes[i] {
+            case 0: f.y = f.y * 10 + v
+            case 1: f.M = f.M * 10 + v
+            case 2: f.d = f.d * 10 + v
+            case 3: f.H = f.H * 10 + v
+            case 4: f.m = f.m * 10 + v
+            default: f.s = f.s * 10 + v
+            }
         }
-        var year = fields["y"] ?? 1970
-        if p.filter({ $0 == "y" }).count == 2 { year += 2000 }
-        return civilMs(year: year, month: fields["M"] ?? 1, day: fields["d"] ?? 1, hour: fields["H"] ?? 0,
-                       minute: fields["m"] ?? 0, second: fields["s"] ?? 0, ms: 0, zoneOffsetSeconds: zoneOffsetSeconds)
+        let year = pattern.twoDigitYear ? 2000 + f.y : (seen & 1 != 0 ? f.y : 1970)
+        return civilMs(year: year, month: seen & 2 != 0 ? f.M : 1, day: seen & 4 != 0 ? f.d : 1, hour: f.H, minute: f.m, second: f.s,
+                       ms: 0, zoneOffsetSeconds: zoneOffsetSeconds)
     }
 
     /// `2025-04-23T16:49:54.206Z`, `2024-08-28T22:49:41+08:00`, `2024-08-28 22:49:41`.
@@ -179,5 +188,28 @@ public enum TimeFormat: Sendable, Hashable {
         let minutes = d.count == 4 ? d[2] * 10 + d[3] : 0
         guard hours <= 14, minutes < 60 else { return nil }
         return (b[0] == UInt8(ascii: "-") ? -1 : 1) * (hours * 3600 + minutes * 60)
+    }
+}
+
+/// A digit pattern compiled once: one field code per character (y M d H m s → 0…5).
+public struct TimePattern: Sendable, Hashable {
+    /// The pattern as written.
+    public let text: String
+    let codes: [UInt8]
+    let twoDigitYear: Bool
+
+    init(_ text: String) {
+        self.text = text
+        self.codes = text.map { c -> UInt8 in
+            switch c {
+            case "y": 0
+            case "M": 1
+            case "d": 2
+            case "H": 3
+            case "m": 4
+            default: 5
+            }
+        }
+        self.twoDigitYear = text.filter { $0 == "y" }.count == 2
     }
 }

@@ -13,6 +13,14 @@ public struct TopicTemplate: Sendable, Hashable, CustomStringConvertible {
     let segments: [Segment]
     /// The template as written.
     public let description: String
+    /// Literal levels as UTF-8, parallel to `segments` (empty for wildcards), for byte-level matching.
+    let literalBytes: [[UInt8]]
+
+    init(segments: [Segment], description: String) {
+        self.segments = segments
+        self.description = description
+        self.literalBytes = segments.map { s in if case .literal(let l) = s { return Array(l.utf8) } else { return [] } }
+    }
 
     /// Parses a template.
     public static func parse(_ text: String) -> Result<TopicTemplate, ProfileError.Reason> {
@@ -60,26 +68,55 @@ public struct TopicTemplate: Sendable, Hashable, CustomStringConvertible {
 
     /// Matches a concrete topic; returns the captured parts, or nil.
     public func match(_ topic: String) -> [String: String]? {
-        var captures: [String: String] = [:]
-        var index = topic.startIndex
-        for (i, segment) in segments.enumerated() {
-            if case .rest = segment { return captures }
-            if index > topic.endIndex { return nil }
-            let end = topic[index...].firstIndex(of: "/") ?? topic.endIndex
-            let level = topic[index..<end]
-            switch segment {
-            case .literal(let l): if level != l { return nil }
-            case .any: break
-            case .capture(let name):
-                if level.isEmpty { return nil }
-                captures[name] = String(level)
-            case .rest: return captures
+        guard let c = captures(topic) else { return nil }
+        return Dictionary(c.pairs, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// Matches on the topic's UTF-8 bytes: no `String.Index` walking, and a `String` is made only per capture.
+    func captures(_ topic: String) -> TopicCaptures? {
+        var t = topic
+        return t.withUTF8 { buf -> TopicCaptures? in
+            var captures = TopicCaptures()
+            var level = 0
+            var start = 0
+            var i = 0
+            while i <= buf.count {
+                if i == buf.count || buf[i] == 0x2F {
+                    guard level < segments.count else { return nil }
+                    switch segments[level] {
+                    case .literal:
+                        let lit = literalBytes[level]
+                        guard lit.count == i - start else { return nil }
+                        for k in 0..<lit.count where buf[start + k] != lit[k] { return nil }
+                    case .any: break
+                    case .capture(let name):
+                        if i == start { return nil }
+                        captures.pairs.append((name, String(decoding: UnsafeBufferPointer(rebasing: buf[start..<i]), as: UTF8.self)))
+                    case .rest: return captures
+                    }
+                    level += 1
+                    start = i + 1
+                }
+                i += 1
             }
-            if end == topic.endIndex {
-                return i == segments.count - 1 ? captures : (i == segments.count - 2 && segments.last == .rest ? captures : nil)
-            }
-            index = topic.index(after: end)
+            if level == segments.count { return captures }
+            if level == segments.count - 1, case .rest = segments[level] { return captures }
+            return nil
         }
+    }
+}
+
+/// The parts a topic template captured, in template order. A few pairs searched linearly: cheaper per message
+/// than building a dictionary.
+struct TopicCaptures: Sendable {
+    var pairs: [(String, String)] = []
+
+    init() {}
+
+    init(_ dictionary: [String: String]) { pairs = dictionary.map { ($0.key, $0.value) } }
+
+    subscript(name: String) -> String? {
+        for (k, v) in pairs where k == name { return v }
         return nil
     }
 }

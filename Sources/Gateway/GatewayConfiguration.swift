@@ -46,6 +46,9 @@ public struct GatewayConfiguration: Sendable {
         public var sessionExpirySeconds: UInt32 = 86_400
         /// Keep-alive interval.
         public var keepAliveSeconds = 30
+        /// MQTT 5 receive maximum: unacknowledged QoS 1 messages the broker may have in flight to the gateway.
+        /// libmosquitto's default of 20 throttles the drain of a backlog after an outage.
+        public var receiveMaximum = 1_000
         /// QoS of the subscriptions.
         public var qos = 1
         /// MQTT 5 shared-subscription group: with a name, several gateways split the stream (`$share/GROUP/...`).
@@ -114,7 +117,8 @@ public struct GatewayConfiguration: Sendable {
             protocolVersion: mqtt.protocolVersion, keepAliveSeconds: mqtt.keepAliveSeconds,
             reconnect: MQTTReconnectPolicy(
                 initialDelay: .milliseconds(Int64(mqtt.reconnectInitialSeconds * 1000)), maxDelay: .milliseconds(Int64(mqtt.reconnectMaxSeconds * 1000)),
-                jitterFraction: mqtt.reconnectJitter))
+                jitterFraction: mqtt.reconnectJitter),
+            receiveMaximum: mqtt.receiveMaximum)
     }
 
     /// Decode limits derived from the settings.
@@ -245,6 +249,9 @@ extension GatewayConfiguration {
             case "keepalive":
                 m.keepAliveSeconds = try duration(v, k, r)
                 guard m.keepAliveSeconds >= 5 else { throw r.error(v, "keepalive must be at least 5s") }
+            case "receive_maximum":
+                m.receiveMaximum = try r.int(v, k)
+                guard (1...65_535).contains(m.receiveMaximum) else { throw r.error(v, "receive_maximum must be 1 to 65535") }
             case "qos":
                 m.qos = try r.int(v, k)
                 guard m.qos == 0 || m.qos == 1 else { throw r.error(v, "qos must be 0 or 1") }
@@ -272,7 +279,7 @@ extension GatewayConfiguration {
                     }
                 }
             default:
-                throw r.error(kn, "unknown key 'mqtt.\(k)'; known: enabled, host, port, client_id, username, password, password_file, tls, protocol, clean_session, session_expiry, keepalive, qos, shared_group, subscriptions, queue_capacity, max_batch, reconnect")
+                throw r.error(kn, "unknown key 'mqtt.\(k)'; known: enabled, host, port, client_id, username, password, password_file, tls, protocol, clean_session, session_expiry, keepalive, receive_maximum, qos, shared_group, subscriptions, queue_capacity, max_batch, reconnect")
             }
         }
     }

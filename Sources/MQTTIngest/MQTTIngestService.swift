@@ -94,8 +94,8 @@ public final class MQTTIngestService: Service, Sendable {
         self.client = try MosquittoClient(configuration: configuration.client, subscriptions: configuration.subscriptions) { message in
             // libmosquitto's network thread: copy, offer, count. No decoding, no logging, no await.
             metrics.messages.increment()
-            var attributes = ["qos": message.qos.description]
-            if message.retain { attributes["retain"] = "1" }
+            // No per-message dictionary unless there is something to say: most messages carry no attributes.
+            let attributes: [String: String] = message.retain ? ["retain": "1"] : [:]
             let raw = RawMessage(
                 transport: .mqtt, topic: message.topic, payload: message.payload, receiveTimeMs: WallClock.nowMs(), attributes: attributes
             )

@@ -59,6 +59,9 @@ public struct MQTTClientConfiguration: Sendable, Hashable {
     /// Maximum outgoing QoS 1/2 messages in flight (unacknowledged); 0 means no limit, nil keeps libmosquitto's
     /// default (20, or the broker's receive maximum on MQTT 5). Further messages wait in libmosquitto's queue.
     public var maxInflightMessages: Int?
+    /// MQTT 5 receive maximum: how many unacknowledged QoS 1/2 messages the broker may have in flight to this client
+    /// (libmosquitto's default is 20). A subscriber that drains a backlog wants a larger window; nil keeps the default.
+    public var receiveMaximum: Int?
 
     /// Creates a configuration. Defaults: MQTT 5, clean session, keepalive 30 s, default reconnect policy.
     public init(
@@ -73,7 +76,8 @@ public struct MQTTClientConfiguration: Sendable, Hashable {
         protocolVersion: ProtocolVersion = .v5,
         keepAliveSeconds: Int = 30,
         reconnect: MQTTReconnectPolicy = MQTTReconnectPolicy(),
-        maxInflightMessages: Int? = nil
+        maxInflightMessages: Int? = nil,
+        receiveMaximum: Int? = nil
     ) {
         self.host = host
         self.port = port
@@ -87,5 +91,6 @@ public struct MQTTClientConfiguration: Sendable, Hashable {
         self.keepAliveSeconds = keepAliveSeconds
         self.reconnect = reconnect
         self.maxInflightMessages = maxInflightMessages
+        self.receiveMaximum = receiveMaximum
     }
 }

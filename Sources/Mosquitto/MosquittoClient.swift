@@ -109,6 +109,7 @@ public final class MosquittoClient: @unchecked Sendable {
         guard (1...65_535).contains(c.port), !c.host.isEmpty else { throw invalid }
         guard c.cleanSession || !c.clientID.isEmpty else { throw invalid }
         if let maxInflight = c.maxInflightMessages, maxInflight < 0 { throw invalid }
+        if let receiveMaximum = c.receiveMaximum, !(1...65_535).contains(receiveMaximum) { throw invalid }
 
         let obj = Unmanaged.passUnretained(core).toOpaque()
         guard let handle = mosquitto_new(c.clientID.isEmpty ? nil : c.clientID, c.cleanSession, obj) else {
@@ -125,6 +126,9 @@ public final class MosquittoClient: @unchecked Sendable {
                 // mosquitto_tls_set opens caFile (and the cert/key pair) now and returns MOSQ_ERR_INVAL if it can't.
                 try MosquittoError.check(mosquitto_tls_set(handle, tls.caFile, nil, tls.certFile, tls.keyFile, nil))
                 try MosquittoError.check(mosquitto_tls_insecure_set(handle, tls.insecure))
+            }
+            if let receiveMaximum = c.receiveMaximum, c.protocolVersion == .v5 {
+                try MosquittoError.check(mosquitto_int_option(handle, MOSQ_OPT_RECEIVE_MAXIMUM, Int32(receiveMaximum)))
             }
             if let maxInflight = c.maxInflightMessages {
                 try MosquittoError.check(mosquitto_max_inflight_messages_set(handle, UInt32(maxInflight)))

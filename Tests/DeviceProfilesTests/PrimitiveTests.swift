@@ -210,11 +210,11 @@ func value(_ r: DecodeResult, _ metric: String, _ index: Int = 0) -> Double? {
         #expect(TimeFormat.parseISO8601("2024-08-28T22:49:41+08:00", defaultOffset: 0) == 1_724_856_581_000)
         #expect(TimeFormat.parseISO8601("2024-08-28 22:49:41", defaultOffset: 3600) == 1_724_881_781_000)
         #expect(TimeFormat.parseISO8601("2024-13-28T22:49:41Z", defaultOffset: 0) == nil)
-        #expect(TimeFormat.pattern("yyyyMMddHHmmss").fromText("20180301211805", zoneOffsetSeconds: 8 * 3600) == 1_519_910_285_000)
+        #expect(TimeFormat.named("yyyyMMddHHmmss")!.fromText("20180301211805", zoneOffsetSeconds: 8 * 3600) == 1_519_910_285_000)
         // CP56Time2a: 2024-06-01 12:34:56.789 local (+08:00): ms=56789, min 34, hour 12, day 1, month 6, year 24.
         let cp: [UInt8] = [0xD5, 0xDD, 34, 12, 1, 6, 24]
         #expect(TimeFormat.cp56time2a.fromBytes(cp[...], zoneOffsetSeconds: 8 * 3600) == 1_717_216_496_789)
-        #expect(TimeFormat.pattern("yyMMddHHmmss").fromBytes([0x24, 0x06, 0x01, 0x12, 0x00, 0x00][...], zoneOffsetSeconds: 0) == 1_717_243_200_000)
+        #expect(TimeFormat.named("yyMMddHHmmss")!.fromBytes([0x24, 0x06, 0x01, 0x12, 0x00, 0x00][...], zoneOffsetSeconds: 0) == 1_717_243_200_000)
         #expect(TimeFormat.parseZone("+08:00") == 28800)
         #expect(TimeFormat.parseZone("-0530") == -19800)
         #expect(TimeFormat.parseZone("8") == nil)

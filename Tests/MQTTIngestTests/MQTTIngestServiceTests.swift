@@ -38,7 +38,7 @@ struct MQTTIngestServiceTests {
 
         let seen = decoder.seen.items
         #expect(seen.count == count + 1)
-        #expect(seen.allSatisfy { $0.transport == .mqtt && $0.attributes == ["qos": "1"] })
+        #expect(seen.allSatisfy { $0.transport == .mqtt && $0.attributes.isEmpty }, "no per-message attributes unless retained")
         #expect(seen.allSatisfy { $0.receiveTimeMs >= before && $0.receiveTimeMs <= after })
 
         let stats = service.stats
@@ -70,7 +70,7 @@ struct MQTTIngestServiceTests {
         let message = try #require(decoder.seen.items.first)
         #expect(message.topic == "city/retained/1")
         #expect(message.payload == Array("42".utf8))
-        #expect(message.attributes == ["qos": "1", "retain": "1"])
+        #expect(message.attributes == ["retain": "1"])
         #expect(sink.samples.map(\.value) == [42])
     }
 

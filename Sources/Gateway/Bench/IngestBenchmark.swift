@@ -174,6 +174,88 @@ public struct IngestBenchmark: Sendable {
             publishSeconds: Double(published - start) / 1e9)
     }
 
+    /// Backlog drain: both receivers hold persistent sessions; N messages are published while both are away;
+    /// then each drains its backlog alone (mosquitto_sub first, then the gateway), timed from its connect to its
+    /// last message. This measures what each receiver can take when the publisher is not the limit. Always QoS 1:
+    /// what a broker queues for an absent persistent session is QoS 1 (QoS 0 queueing is optional and lossy).
+    public func drain(_ workload: Workload, profiles: ProfileSet, logger: Logger) async throws -> Result {
+        let qos = 1
+        guard let subPath = Self.which("mosquitto_sub") else { throw GatewayError.tool("mosquitto_sub is not installed (apt-get install mosquitto-clients)") }
+        let broker = try LocalBroker(extraConfig: ["max_queued_bytes 0"])
+        defer { broker.stop() }
+        let q = MQTTQoS.atLeastOnce
+        let deadline = Date().addingTimeInterval(15)
+
+        // Register both persistent sessions, then leave.
+        let register = Process()
+        register.executableURL = URL(fileURLWithPath: subPath)
+        register.arguments = ["-h", "127.0.0.1", "-p", "\(broker.port)", "-t", workload.filter, "-q", "\(qos)", "-c", "-i", "bench-ref", "-E"]
+        try register.run()
+        register.waitUntilExit()
+        let client = MQTTClientConfiguration(port: broker.port, clientID: "bench-gateway", cleanSession: false, sessionExpirySeconds: 3600, receiveMaximum: 1000)
+        let ingestConfig = MQTTIngestConfiguration(client: client, subscriptions: [.init(filter: workload.filter, qos: q)],
+                                                   queueCapacity: max(messages, 1024), maxBatchSize: 1024)
+        do {
+            let first = try MQTTIngestService(configuration: ingestConfig, decoder: profiles, sink: CountingSink(target: .max), logger: logger)
+            let task = Task { try await first.run() }
+            while !first.stats.connected {
+                guard Date() < deadline else { throw GatewayError.tool("gateway did not connect") }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            task.cancel()
+            _ = try? await task.value
+        }
+
+        // The backlog.
+        let prepared = (0..<messages).map { workload.message($0) }
+        let publisher = try MosquittoClient(configuration: .init(port: broker.port, clientID: "bench-pub", cleanSession: true, maxInflightMessages: 0)) { _ in }
+        try publisher.start()
+        while !publisher.isConnected {
+            guard Date() < deadline else { throw GatewayError.tool("publisher did not connect") }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let publishStart = MonotonicClock.nowNs()
+        for (topic, payload) in prepared {
+            while true {
+                do {
+                    try publisher.publish(topic: topic, payload: payload, qos: .atLeastOnce)
+                    break
+                } catch {
+                    try await Task.sleep(for: .milliseconds(1))
+                }
+            }
+        }
+        publisher.stop(flushTimeout: .seconds(120))
+        let publishEnd = MonotonicClock.nowNs()
+
+        // mosquitto_sub drains alone.
+        let sub = Process()
+        sub.executableURL = URL(fileURLWithPath: subPath)
+        sub.arguments = ["-h", "127.0.0.1", "-p", "\(broker.port)", "-t", workload.filter, "-q", "\(qos)", "-c", "-i", "bench-ref", "-C", "\(messages)"]
+        sub.standardOutput = FileHandle.nullDevice
+        let refStart = MonotonicClock.nowNs()
+        try sub.run()
+        sub.waitUntilExit()
+        let refEnd = MonotonicClock.nowNs()
+
+        // The gateway drains alone.
+        let sink = CountingSink(target: messages)
+        let ingest = try MQTTIngestService(configuration: ingestConfig, decoder: profiles, sink: sink, logger: logger)
+        let gwStart = MonotonicClock.nowNs()
+        let task = Task { try await ingest.run() }
+        let limit = Date().addingTimeInterval(max(60, Double(messages) / 5_000))
+        while sink.doneNs == 0 && Date() < limit { try await Task.sleep(for: .milliseconds(2)) }
+        task.cancel()
+        _ = try? await task.value
+        let gwEnd = sink.doneNs != 0 ? sink.doneNs : MonotonicClock.nowNs()
+        return Result(
+            name: workload.name, messages: messages, payloadBytes: prepared.first?.payload.count ?? 0,
+            gatewayMessages: sink.messages, gatewaySamples: sink.samples, gatewayDeadLetters: sink.deadLetters, gatewayDropped: ingest.stats.dropped,
+            gatewaySeconds: Double(gwEnd - gwStart) / 1e9, referenceMessages: sub.terminationStatus == 0 ? messages : 0,
+            referenceSeconds: Double(refEnd - refStart) / 1e9, publishSeconds: Double(publishEnd - publishStart) / 1e9)
+    }
+
     static func which(_ tool: String) -> String? {
         let dirs = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":").map(String.init) + ["/usr/bin", "/usr/sbin"]
         return dirs.map { "\($0)/\(tool)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
