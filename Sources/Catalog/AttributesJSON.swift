@@ -1,3 +1,4 @@
+import GatewayCore
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -31,22 +32,6 @@ enum AttributesJSON {
     }
 
     private static func appendQuoted(_ string: String, to out: inout String) {
-        out += "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                // RFC 8259 §7: other control characters must be escaped as \u00XX.
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default:
-                out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
+        JSONText.appendQuoted(string, to: &out)
     }
 }

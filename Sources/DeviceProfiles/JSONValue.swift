@@ -1,3 +1,5 @@
+import GatewayCore
+
 /// A parsed JSON value. Objects keep their key order and are searched linearly: device payloads have few keys,
 /// and a linear scan over a small array beats hashing.
 public enum JSONValue: Sendable, Hashable {
@@ -75,26 +77,7 @@ public enum JSONValue: Sendable, Hashable {
         }
     }
 
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
+    static func quote(_ s: String) -> String { JSONText.quoted(s) }
 }
 
 extension String {

@@ -19,14 +19,8 @@ public struct YAMLReader: Sendable {
         do {
             guard let node = try Yams.compose(yaml: text) else { throw error(nil, "the file is empty") }
             return node
-        } catch let e as ProfileError {
-            throw e
-        } catch let YamlError.scanner(_, problem, mark, _), let YamlError.parser(_, problem, mark, _),
-            let YamlError.composer(_, problem, mark, _)
-        {
-            throw ProfileError(file: file, line: mark.line, column: mark.column, message: "YAML: \(problem)")
         } catch {
-            throw ProfileError(file: file, line: 0, column: 0, message: "YAML: \(error)")
+            throw positioned(error)
         }
     }
 
@@ -40,14 +34,18 @@ public struct YAMLReader: Sendable {
             if let e = documents.error { throw e }
             if roots.isEmpty { throw error(nil, "the file is empty") }
             return roots
-        } catch let e as ProfileError {
-            throw e
-        } catch let YamlError.scanner(_, problem, mark, _), let YamlError.parser(_, problem, mark, _),
-            let YamlError.composer(_, problem, mark, _)
-        {
-            throw ProfileError(file: file, line: mark.line, column: mark.column, message: "YAML: \(problem)")
         } catch {
-            throw ProfileError(file: file, line: 0, column: 0, message: "YAML: \(error)")
+            throw positioned(error)
+        }
+    }
+
+    /// Any error from parsing as a `ProfileError` with the position Yams reported.
+    private func positioned(_ error: any Error) -> ProfileError {
+        switch error {
+        case let e as ProfileError: return e
+        case let YamlError.scanner(_, problem, mark, _), let YamlError.parser(_, problem, mark, _), let YamlError.composer(_, problem, mark, _):
+            return ProfileError(file: file, line: mark.line, column: mark.column, message: "YAML: \(problem)")
+        default: return ProfileError(file: file, line: 0, column: 0, message: "YAML: \(error)")
         }
     }
 

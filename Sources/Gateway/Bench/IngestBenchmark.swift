@@ -144,16 +144,7 @@ public struct IngestBenchmark: Sendable {
             try await Task.sleep(for: .milliseconds(10))
         }
         let start = MonotonicClock.nowNs()
-        for (topic, payload) in prepared {
-            while true {
-                do {
-                    try publisher.publish(topic: topic, payload: payload, qos: q)
-                    break
-                } catch {
-                    try await Task.sleep(for: .milliseconds(1))
-                }
-            }
-        }
+        try await Self.publishAll(prepared, with: publisher, qos: q)
         let published = MonotonicClock.nowNs()
 
         // Wait for both receivers (bounded).
@@ -216,16 +207,7 @@ public struct IngestBenchmark: Sendable {
             try await Task.sleep(for: .milliseconds(10))
         }
         let publishStart = MonotonicClock.nowNs()
-        for (topic, payload) in prepared {
-            while true {
-                do {
-                    try publisher.publish(topic: topic, payload: payload, qos: .atLeastOnce)
-                    break
-                } catch {
-                    try await Task.sleep(for: .milliseconds(1))
-                }
-            }
-        }
+        try await Self.publishAll(prepared, with: publisher, qos: .atLeastOnce)
         publisher.stop(flushTimeout: .seconds(120))
         let publishEnd = MonotonicClock.nowNs()
 
@@ -254,6 +236,20 @@ public struct IngestBenchmark: Sendable {
             gatewayMessages: sink.messages, gatewaySamples: sink.samples, gatewayDeadLetters: sink.deadLetters, gatewayDropped: ingest.stats.dropped,
             gatewaySeconds: Double(gwEnd - gwStart) / 1e9, referenceMessages: sub.terminationStatus == 0 ? messages : 0,
             referenceSeconds: Double(refEnd - refStart) / 1e9, publishSeconds: Double(publishEnd - publishStart) / 1e9)
+    }
+
+    /// Hands every message to libmosquitto, retrying briefly when it refuses (reconnecting).
+    static func publishAll(_ messages: [(topic: String, payload: [UInt8])], with publisher: MosquittoClient, qos: MQTTQoS) async throws {
+        for (topic, payload) in messages {
+            while true {
+                do {
+                    try publisher.publish(topic: topic, payload: payload, qos: qos)
+                    break
+                } catch {
+                    try await Task.sleep(for: .milliseconds(1))
+                }
+            }
+        }
     }
 
     static func which(_ tool: String) -> String? {
