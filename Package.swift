@@ -46,6 +46,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .target(
+            name: "TimeSeriesStore",
+            dependencies: [
+                "GatewayCore", "Zstd", "SQLite",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // Transports.
         .target(
             name: "MQTTIngest",
@@ -62,7 +72,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "GatewayCore", "DeviceProfiles", "Catalog", "MQTTIngest", "Mosquitto",
+                "GatewayCore", "DeviceProfiles", "Catalog", "MQTTIngest", "Mosquitto", "TimeSeriesStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -74,7 +84,7 @@ let package = Package(
         .executableTarget(
             name: "citygate",
             dependencies: [
-                "Gateway", "GatewayCore", "DeviceProfiles", "Catalog",
+                "Gateway", "GatewayCore", "DeviceProfiles", "Catalog", "TimeSeriesStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -91,6 +101,11 @@ let package = Package(
         .testTarget(name: "MosquittoTests", dependencies: ["Mosquitto", "GatewayTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd"], swiftSettings: swiftSettings),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TimeSeriesStoreTests",
+            dependencies: ["TimeSeriesStore", "GatewayCore", "GatewayTesting", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "CatalogTests",
             dependencies: ["Catalog", "GatewayCore", "SQLite", .product(name: "Logging", package: "swift-log")],
@@ -114,7 +129,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "Gateway", "GatewayCore", "DeviceProfiles", "Catalog", "MQTTIngest", "Mosquitto", "GatewayTesting",
+                "Gateway", "GatewayCore", "DeviceProfiles", "Catalog", "MQTTIngest", "Mosquitto", "GatewayTesting", "TimeSeriesStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

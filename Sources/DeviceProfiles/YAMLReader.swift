@@ -117,6 +117,25 @@ public struct YAMLReader: Sendable {
         return negative ? -v : v
     }
 
+    /// Parses `250ms`, `90s`, `20m`, `1h`, `2d`, or a plain number of seconds, into milliseconds.
+    public static func parseDurationMilliseconds(_ raw: String) -> Int64? {
+        let text = raw.trimmingCharacters(in: .whitespaces)
+        if text.hasSuffix("ms"), let n = Int64(text.dropLast(2)) { return n }
+        return parseDurationSeconds(text).map { Int64($0) * 1000 }
+    }
+
+    /// Parses `512`, `64KiB`, `500MiB`, `10GiB` (also KB/MB/GB as powers of 1000) into bytes.
+    public static func parseByteSize(_ raw: String) -> Int64? {
+        let text = raw.trimmingCharacters(in: .whitespaces)
+        let units: [(String, Int64)] = [("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("TiB", 1 << 40), ("KB", 1_000), ("MB", 1_000_000),
+                                        ("GB", 1_000_000_000), ("TB", 1_000_000_000_000), ("B", 1)]
+        for (suffix, factor) in units where text.hasSuffix(suffix) {
+            guard let n = Double(text.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)), n >= 0 else { return nil }
+            return Int64(n * Double(factor))
+        }
+        return Int64(text)
+    }
+
     /// Parses `90s`, `20m`, `1h`, `2d`, or a plain number of seconds.
     public static func parseDurationSeconds(_ raw: String) -> Int? {
         let text = raw.trimmingCharacters(in: .whitespaces)

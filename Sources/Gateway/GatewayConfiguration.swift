@@ -21,6 +21,24 @@ public struct GatewayConfiguration: Sendable {
     public var registry = Registry()
     /// Dead-letter retention.
     public var deadLetters = DeadLetters()
+    /// The time-series store.
+    public var store = Store()
+
+    /// The time-series store's settings.
+    public struct Store: Sendable {
+        /// Keep samples on the box (off: samples only feed later stages).
+        public var enabled = true
+        /// Directory; default `<data_dir>/store`.
+        public var directory: String?
+        /// Segment time partition.
+        public var partitionMs: Int64 = 3_600_000
+        /// WAL group-commit interval: what a crash can lose.
+        public var commitIntervalMs: Int64 = 100
+        /// Disk budget for segments.
+        public var maxBytes: Int64 = 10 * 1_073_741_824
+        /// Age limit (0 = none).
+        public var maxAgeMs: Int64 = 30 * 86_400_000
+    }
 
     /// The MQTT source.
     public struct MQTT: Sendable {
@@ -95,6 +113,9 @@ public struct GatewayConfiguration: Sendable {
 
     /// Built-in defaults.
     public init() {}
+
+    /// The store's directory.
+    public var storeDirectory: String { store.directory ?? (dataDirectory as NSString).appendingPathComponent("store") }
 
     /// The SQLite catalog file.
     public var catalogPath: String { (dataDirectory as NSString).appendingPathComponent("catalog.db") }
@@ -180,6 +201,27 @@ extension GatewayConfiguration {
                     default: throw r.error(kn, "unknown key 'registry.\(k)'; known: flush_interval, offline_grace_factor, offline_minimum, default_report_interval")
                     }
                 }
+            case "store":
+                for (k, kn, v) in try r.mapping(value, "store") {
+                    switch k {
+                    case "enabled": c.store.enabled = try r.bool(v, k)
+                    case "dir": c.store.directory = try r.string(v, k)
+                    case "partition":
+                        c.store.partitionMs = try durationMs(v, k, r)
+                        guard c.store.partitionMs >= 60_000, 86_400_000 % c.store.partitionMs == 0 else {
+                            throw r.error(v, "partition must be at least 1m and divide a day (e.g. 15m, 1h, 6h, 1d)")
+                        }
+                    case "commit_interval":
+                        c.store.commitIntervalMs = try durationMs(v, k, r)
+                        guard (1...10_000).contains(c.store.commitIntervalMs) else { throw r.error(v, "commit_interval must be 1ms to 10s") }
+                    case "max_bytes":
+                        let t = try r.string(v, k)
+                        guard let b = YAMLReader.parseByteSize(t), b >= 1_048_576 else { throw r.error(v, "max_bytes must be a size of at least 1MiB, such as 500MiB or 10GiB") }
+                        c.store.maxBytes = b
+                    case "max_age": c.store.maxAgeMs = try durationMs(v, k, r)
+                    default: throw r.error(kn, "unknown key 'store.\(k)'; known: enabled, dir, partition, commit_interval, max_bytes, max_age")
+                    }
+                }
             case "dead_letters":
                 for (k, kn, v) in try r.mapping(value, "dead_letters") {
                     switch k {
@@ -190,10 +232,16 @@ extension GatewayConfiguration {
                     }
                 }
             default:
-                throw r.error(keyNode, "unknown key '\(key)'; known: data_dir, profiles_dir, log_level, mqtt, ingest, registry, dead_letters")
+                throw r.error(keyNode, "unknown key '\(key)'; known: data_dir, profiles_dir, log_level, mqtt, ingest, registry, dead_letters, store")
             }
         }
         return c
+    }
+
+    static func durationMs(_ node: Node, _ what: String, _ r: YAMLReader) throws(ProfileError) -> Int64 {
+        let text = try r.string(node, what)
+        guard let ms = YAMLReader.parseDurationMilliseconds(text), ms >= 0 else { throw r.error(node, "\(what) must be a duration such as 100ms, 30s, 1h, 30d; found '\(text)'") }
+        return ms
     }
 
     static func duration(_ node: Node, _ what: String, _ r: YAMLReader) throws(ProfileError) -> Int {
@@ -306,6 +354,7 @@ extension GatewayConfiguration {
     mutating func resolvePaths(relativeTo base: String) {
         func resolve(_ p: String) -> String { p.hasPrefix("/") || base.isEmpty ? p : (base as NSString).appendingPathComponent(p) }
         dataDirectory = resolve(dataDirectory)
+        store.directory = store.directory.map(resolve)
         profilesDirectory = resolve(profilesDirectory)
         if var tls = mqtt.tls {
             tls.caFile = resolve(tls.caFile)

@@ -6,6 +6,7 @@ import Logging
 import MQTTIngest
 import Mosquitto
 import ServiceLifecycle
+import TimeSeriesStore
 import UnixSignals
 
 /// The composed gateway: configuration, profiles, catalog, pipeline and transports, ready to run as one
@@ -23,6 +24,8 @@ public final class GatewayRuntime: Sendable {
     public let pipeline: Pipeline
     /// The MQTT source, when enabled.
     public let mqtt: MQTTIngestService?
+    /// The time-series store, when enabled.
+    public let store: TimeSeriesStore?
     private let logger: Logger
 
     /// Builds the gateway. Fails, with every error listed, when profiles or the catalog cannot be loaded.
@@ -45,7 +48,17 @@ public final class GatewayRuntime: Sendable {
                                  defaultReportIntervalSeconds: configuration.registry.defaultReportIntervalSeconds),
             logger: logger)
         deadLetters = try DeadLetterStore(path: configuration.catalogPath, maxRows: configuration.deadLetters.maxRows, logger: logger)
-        pipeline = Pipeline(registry: registry, deadLetters: deadLetters, downstream: downstream, logger: logger)
+        if configuration.store.enabled {
+            var sc = StoreConfiguration(directory: configuration.storeDirectory)
+            sc.partitionMs = configuration.store.partitionMs
+            sc.commitInterval = .milliseconds(configuration.store.commitIntervalMs)
+            sc.maxBytes = configuration.store.maxBytes
+            sc.maxAgeMs = configuration.store.maxAgeMs > 0 ? configuration.store.maxAgeMs : nil
+            store = try TimeSeriesStore(configuration: sc, logger: logger)
+        } else {
+            store = nil
+        }
+        pipeline = Pipeline(registry: registry, deadLetters: deadLetters, downstream: (store.map { [$0] } ?? []) + downstream, logger: logger)
         if configuration.mqtt.enabled {
             let ingest = MQTTIngestConfiguration(
                 client: configuration.mqttClient, subscriptions: configuration.subscriptions(for: set),
@@ -66,6 +79,7 @@ public final class GatewayRuntime: Sendable {
         var list: [any Service] = [
             RegistryService(registry: registry, interval: .milliseconds(Int64(configuration.registry.flushIntervalSeconds * 1000)), logger: logger),
         ]
+        if let store { list.append(StoreService(store: store)) }
         if let mqtt { list.append(mqtt) }
         return list + extra
     }

@@ -23,8 +23,9 @@ public struct RegistryService: Service {
     public func run() async throws {
         defer { flush() }
         while !Task.isShuttingDownGracefully {
+            // Graceful shutdown does not cancel a sleep by itself: wake at once instead of finishing the interval.
             do {
-                try await Task.sleep(for: interval)
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
             } catch {
                 break
             }

@@ -3,6 +3,7 @@ import Foundation
 import GatewayCore
 import MQTTIngest
 import ServiceLifecycle
+import TimeSeriesStore
 
 /// Prints a live summary for the demo: messages/s, samples/s, devices, dead letters.
 public struct SummaryService: Service {
@@ -23,7 +24,8 @@ public struct SummaryService: Service {
     public func run() async throws {
         var last = runtime.pipeline.stats
         var lastTime = MonotonicClock.nowNs()
-        write("time      msg/s  samples/s  devices(online/total)  dead letters (by reason)              queue(depth/drops)  broker  published\n")
+        write("time      msg/s  samples/s  stored(points/segments)  devices(online/total)  dead letters (by reason)              queue(depth/drops)  broker  published\n")
+        var ticks = 0
         while !Task.isShuttingDownGracefully {
             do {
                 try await Task.sleep(for: interval)
@@ -38,13 +40,26 @@ public struct SummaryService: Service {
             let mqtt = runtime.mqtt?.stats
             let drops = mqtt?.dropped ?? 0
             let time = ProfileTool.iso8601(WallClock.nowMs()).dropFirst(11).prefix(8)
-            let line = String(format: "%@  %6.0f  %9.0f  %21@  %-38@  %18@  %6@  %9d\n", String(time), Double(s.messages - last.messages) / seconds,
-                              Double(s.samples - last.samples) / seconds, "\(summary.online)/\(summary.total)" as NSString,
+            let stored = runtime.store.map { st in "\(st.stats.acceptedPoints)/\(st.stats.segments)" } ?? "off"
+            let line = String(format: "%@  %6.0f  %9.0f  %23@  %21@  %-38@  %18@  %6@  %9d\n", String(time), Double(s.messages - last.messages) / seconds,
+                              Double(s.samples - last.samples) / seconds, stored as NSString, "\(summary.online)/\(summary.total)" as NSString,
                               "\(s.deadLetterTotal) (\(reasons))" as NSString, "\(mqtt?.queueDepth ?? 0)/\(drops)" as NSString,
                               (mqtt?.connected ?? false ? "up" : "DOWN") as NSString, simulator?.stats.published ?? 0)
             write(line)
+            ticks += 1
+            if ticks % 10 == 0, let store = runtime.store { write(queryExample(store)) }
             last = s
             lastTime = now
         }
+    }
+
+    /// A sample query against the store, so the demo shows data being read back: the last 5 minutes of one
+    /// water-level sensor at 1-minute steps.
+    func queryExample(_ store: TimeSeriesStore) -> String {
+        guard let series = store.series().first(where: { $0.metric == "distance" }) ?? store.series().first else { return "" }
+        let now = WallClock.nowMs()
+        guard let buckets = try? store.downsample(series.id, fromMs: now - 300_000, toMs: now, stepMs: 60_000) else { return "" }
+        let cells = buckets.map { "\(ProfileTool.iso8601($0.startMs).dropFirst(11).prefix(5)) avg \(String(format: "%.3f", $0.avg)) (\($0.count))" }
+        return "  query \(series.device)/\(series.metric) [\(series.unit)] last 5 min by minute: \(cells.joined(separator: ", "))\n"
     }
 }
