@@ -11,13 +11,13 @@ import Darwin
 /// usual signals to their default actions. Descriptors above 2 are closed in the child
 /// (`posix_spawn_file_actions_addclosefrom_np`, glibc 2.34+), so a broker started by one test does not hold the
 /// write end of another test's pipe or a client socket.
-struct ChildProcess: Sendable {
+public struct ChildProcess: Sendable {
     /// Process id.
     let pid: pid_t
 
     /// Spawns `executable` (a path, or a name looked up in PATH) with stdin from `stdinPath` (or /dev/null) and
     /// stdout/stderr appended to the given files (stderr to stdout's file when nil).
-    static func spawn(
+    public static func spawn(
         executable: String, arguments: [String], stdinPath: String? = nil, stdoutPath: String, stderrPath: String? = nil
     ) throws -> ChildProcess {
         var attributes = posix_spawnattr_t()
@@ -63,7 +63,7 @@ struct ChildProcess: Sendable {
     }
 
     /// Sends `signal`. Harmless if the process has already been reaped.
-    func send(_ signal: Int32) {
+    public func send(_ signal: Int32) {
         kill(pid, signal)
     }
 
@@ -78,7 +78,7 @@ struct ChildProcess: Sendable {
 
     /// Blocks until the process exits (use after SIGKILL, which cannot be ignored).
     @discardableResult
-    func wait() -> ProcessRunner.Status {
+    public func wait() -> ProcessRunner.Status {
         var status: Int32 = 0
         while true {
             let r = waitpid(pid, &status, 0)
@@ -88,7 +88,7 @@ struct ChildProcess: Sendable {
     }
 
     /// Waits for exit without blocking a thread, up to `timeout`; nil if still running.
-    func wait(timeout: Duration) async -> ProcessRunner.Status? {
+    public func wait(timeout: Duration) async -> ProcessRunner.Status? {
         let deadline = ContinuousClock.now.advanced(by: timeout)
         while true {
             if let status = poll() { return status }

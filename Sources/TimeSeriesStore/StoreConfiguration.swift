@@ -16,8 +16,9 @@ public struct StoreConfiguration: Sendable {
     public var sealGraceMs: Int64 = 300_000
     /// zstd level for segment blocks.
     public var zstdLevel: Int32 = 3
-    /// Uncompressed bytes per zstd block in a segment.
-    public var blockSize = 64 * 1024
+    /// Uncompressed bytes per zstd block in a segment: 16 KiB is within 1 % of the smallest files and reads one
+    /// series 2.3× faster than 64 KiB (measured; docs/formats/segment.md).
+    public var blockSize = 16 * 1024
     /// Size at which the WAL starts a new file.
     public var walSegmentBytes = 64 * 1_048_576
 

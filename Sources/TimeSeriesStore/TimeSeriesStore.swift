@@ -515,8 +515,8 @@ public final class TimeSeriesStore: SampleSink, Sendable {
             let b = bucketStart(p.timeMs)
             if var x = buckets[b] {
                 x.count += 1
-                x.min = Swift.min(x.min, p.value)
-                x.max = Swift.max(x.max, p.value)
+                x.min = TimeSeriesStore.nanIgnoringMin(x.min, p.value)
+                x.max = TimeSeriesStore.nanIgnoringMax(x.max, p.value)
                 x.sum += p.value
                 if p.timeMs >= x.lastTimeMs {
                     x.last = p.value
@@ -544,8 +544,8 @@ public final class TimeSeriesStore: SampleSink, Sendable {
                 let stat = Bucket(startMs: b, count: e.count, min: e.min, max: e.max, sum: e.sum, last: e.last, lastTimeMs: e.tMax)
                 if var x = buckets[b] {
                     x.count += stat.count
-                    x.min = Swift.min(x.min, stat.min)
-                    x.max = Swift.max(x.max, stat.max)
+                    x.min = TimeSeriesStore.nanIgnoringMin(x.min, stat.min)
+                    x.max = TimeSeriesStore.nanIgnoringMax(x.max, stat.max)
                     x.sum += stat.sum
                     if stat.lastTimeMs >= x.lastTimeMs {
                         x.last = stat.last
@@ -563,6 +563,10 @@ public final class TimeSeriesStore: SampleSink, Sendable {
         for p in TimeSeriesStore.merge(decoded) { add(p) }
         return buckets.values.sorted { $0.startMs < $1.startMs }
     }
+
+    /// min/max that ignore NaN, as the segment footers do, so a bucket is the same whichever path answered it.
+    static func nanIgnoringMin(_ a: Double, _ b: Double) -> Double { a.isNaN ? b : (b.isNaN ? a : Swift.min(a, b)) }
+    static func nanIgnoringMax(_ a: Double, _ b: Double) -> Double { a.isNaN ? b : (b.isNaN ? a : Swift.max(a, b)) }
 
     /// The latest point of a series.
     public func last(_ id: SeriesID) throws -> Point? {

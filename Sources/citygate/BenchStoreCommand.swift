@@ -32,6 +32,10 @@ struct BenchStoreCommand: AsyncParsableCommand {
     var memorySeries: String?
     @Flag(inversion: .prefixedNo, help: "Also ingest the workload into VictoriaMetrics (loopback) for the bytes/point reference.")
     var vm = true
+    @Option(help: "The victoria-metrics binary (default: found on PATH or in /usr/bin).")
+    var vmBinary: String?
+    @Option(help: "Store partition length in hours (default: the store's own, 1 h); for exploring the trade-off, not for the reported figures.")
+    var partitionHours: Double?
     @Option(help: "Seed of the workload's shifts and perturbations and of the query choice.")
     var seed: UInt64 = 1
     @Flag(help: "A small run (about 1M points, 200 queries, memory at 100k series only) in well under a minute.")
@@ -85,7 +89,12 @@ struct BenchStoreCommand: AsyncParsableCommand {
         // Store: ingest, queries, files.
         let storeDir = base + "/store"
         progress("store: ingesting into \(storeDir) (batches of \(batchSize))")
-        let ingested = try StoreBenchmark.ingest(workload, schedule: schedule, batchSize: batchSize, directory: storeDir, logger: logger, progress: progress)
+        let partitionMs = try partitionHours.map { h -> Int64 in
+            guard h > 0 else { throw ValidationError("--partition-hours must be positive") }
+            return Int64(h * 3_600_000)
+        }
+        let ingested = try StoreBenchmark.ingest(workload, schedule: schedule, batchSize: batchSize, directory: storeDir, partitionMs: partitionMs,
+                                                 logger: logger, progress: progress)
         var ingest = ingested.0
         let store = ingested.1
         if ingest.stats.segmentPoints != Int64(schedule.count) || ingest.stats.headPoints != 0 {
@@ -115,14 +124,14 @@ struct BenchStoreCommand: AsyncParsableCommand {
         var reference: VictoriaMetricsReference.Result?
         var referenceNote: String?
         if vm {
-            if VictoriaMetricsReference.binary() == nil {
+            if VictoriaMetricsReference.binary(vmBinary) == nil {
                 referenceNote = VictoriaMetricsReference.missingMessage
                 progress(VictoriaMetricsReference.missingMessage)
             } else {
                 let vmDir = base + "/vm"
                 try FileManager.default.createDirectory(atPath: vmDir, withIntermediateDirectories: true)
                 progress("victoria-metrics: ingesting the same points")
-                reference = try VictoriaMetricsReference().run(workload: workload, schedule: schedule, directory: vmDir, progress: progress)
+                reference = try VictoriaMetricsReference(binaryPath: vmBinary).run(workload: workload, schedule: schedule, directory: vmDir, progress: progress)
                 if let r = reference {
                     progress(String(format: "victoria-metrics: %.3f bytes/point in data/, %.3f with indexdb/", Double(r.dataBytes) / Double(r.postedPoints),
                                     Double(r.dataBytes + r.indexBytes) / Double(r.postedPoints)))
@@ -132,8 +141,8 @@ struct BenchStoreCommand: AsyncParsableCommand {
             referenceNote = "VictoriaMetrics skipped (--no-vm)."
         }
 
-        out(BenchStoreCommand.report(workload: workload, points: schedule.count, batchSize: batchSize, ingest: ingest, query: query, memory: memory,
-                                     reference: reference, referenceNote: referenceNote, commandLine: commandLine))
+        out(BenchStoreCommand.report(workload: workload, points: schedule.count, batchSize: batchSize, partitionMs: partitionMs, ingest: ingest, query: query,
+                                     memory: memory, reference: reference, referenceNote: referenceNote, commandLine: commandLine))
     }
 
     func progress(_ line: String) {
@@ -142,7 +151,7 @@ struct BenchStoreCommand: AsyncParsableCommand {
 
     // MARK: report
 
-    static func report(workload w: CityWorkload, points: Int, batchSize: Int, ingest: StoreBenchmark.IngestResult, query: StoreBenchmark.QueryResult,
+    static func report(workload w: CityWorkload, points: Int, batchSize: Int, partitionMs: Int64?, ingest: StoreBenchmark.IngestResult, query: StoreBenchmark.QueryResult,
                        memory: [StoreBenchmark.MemoryResult], reference: VictoriaMetricsReference.Result?, referenceNote: String?,
                        commandLine: String) -> String {
         func f(_ v: Double, _ digits: Int = 3) -> String { String(format: "%.\(digits)f", v) }
@@ -152,7 +161,8 @@ struct BenchStoreCommand: AsyncParsableCommand {
         text += "\ncitygate bench store — \(ProfileTool.iso8601(WallClock.nowMs()))\n"
         text += "machine: \(machine())\n"
         text += "workload: NAB \(w.sources.count) series × \(w.copies) copies = \(StoreBenchSupport.grouped(w.seriesCount)) series, "
-            + "\(StoreBenchSupport.grouped(points)) points, seed \(w.seed), batches of \(StoreBenchSupport.grouped(batchSize))\n"
+            + "\(StoreBenchSupport.grouped(points)) points, seed \(w.seed), batches of \(StoreBenchSupport.grouped(batchSize))"
+            + (partitionMs.map { String(format: ", store partitions of %.4g h (not the default)", Double($0) / 3_600_000) } ?? "") + "\n"
         text += "command: \(commandLine)\n\n"
 
         var rows: [[String]] = [["FIGURE", "STORE", "VICTORIAMETRICS", "STORE/VM", "GOAL", "MET"]]
@@ -184,12 +194,14 @@ struct BenchStoreCommand: AsyncParsableCommand {
         text += ProfileTool.render(rows)
 
         text += "\nstore details:\n"
-        text += "  ingest: \(f(ingest.storeSeconds, 2)) s in append + final checkpoint (\(f(ingest.finalCheckpointSeconds, 2)) s of it the final checkpoint); "
-            + "\(f(ingest.wallSeconds, 2)) s with building the batches → \(n(p / ingest.wallSeconds)) points/s; peak RSS \(f(Double(ingest.peakResidentBytes) / 1_048_576, 0)) MiB\n"
+        text += "  ingest: \(f(ingest.storeSeconds, 2)) s = \(f(ingest.appendSeconds, 2)) s inside append (\(n(ingest.appendPointsPerSecond)) points/s) "
+            + "+ \(f(ingest.finalCheckpointSeconds, 2)) s final checkpoint (draining queued background checkpoints); "
+            + "\(f(ingest.wallSeconds, 2)) s with building the batches; peak RSS \(f(Double(ingest.peakResidentBytes) / 1_048_576, 0)) MiB\n"
         text += "  files: segments \(StoreBenchSupport.grouped(ingest.stats.segmentBytes)) B in \(ingest.stats.segments) segments "
             + "(\(StoreBenchSupport.grouped(ingest.stats.segmentPoints)) points), catalog \(StoreBenchSupport.grouped(ingest.catalogBytes)) B, "
             + "WAL \(StoreBenchSupport.grouped(ingest.walBytes)) B, whole directory \(StoreBenchSupport.grouped(ingest.totalBytes)) B\n"
-        text += "  queries: \(query.queries) each; downsample mean \(f(query.downsampleMean)) ms, \(f(query.meanBuckets, 1)) buckets/answer; "
+        text += "  queries: \(query.queries) each over \(query.segmentsInStore) segments; downsample mean \(f(query.downsampleMean)) ms, "
+            + "\(f(query.meanBuckets, 1)) buckets/answer, p50 \(f(query.downsampleRepeatP50)) ms when repeated at once (segment readers cached); "
             + "raw \(f(query.meanRawPoints, 1)) points/answer\n"
         for m in memory {
             text += "  memory @ \(StoreBenchSupport.grouped(m.series)): RSS \(StoreBenchSupport.grouped(m.residentBefore)) → \(StoreBenchSupport.grouped(m.residentAfter)) B "

@@ -73,7 +73,7 @@ enum WALCrashChildBinary {
             }
             if exitedEarly == nil { child.send(SIGKILL) }
             let status = exitedEarly ?? child.wait()
-            let childErrors = String(decoding: (try? Data(contentsOf: URL(fileURLWithPath: stderr))) ?? Data(), as: UTF8.self)
+            let childErrors = String(decoding: (try? WALFixture.read(stderr)) ?? [], as: UTF8.self)
             #expect(status == .signaled(SIGKILL), "child \(kill) was not killed but \(status): \(childErrors)")
 
             let acks = try Self.acknowledgements(stdout)
@@ -112,7 +112,7 @@ enum WALCrashChildBinary {
 
     /// Complete lines of the child's stdout as batch numbers (a kill can cut the last line short).
     static func acknowledgements(_ path: String) throws -> [Int] {
-        let bytes = [UInt8]((try? Data(contentsOf: URL(fileURLWithPath: path))) ?? Data())
+        let bytes = (try? WALFixture.read(path)) ?? []
         guard let end = bytes.lastIndex(of: UInt8(ascii: "\n")) else { return [] }
         return try String(decoding: bytes[...end], as: UTF8.self).split(separator: "\n").map { line in
             try #require(Int(line), "unexpected child output line: \(line)")

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import Foundation
-import GatewayTesting
+@testable import GatewayTesting
 import Testing
 @testable import TimeSeriesStore
 
@@ -145,14 +145,8 @@ import Testing
     }()
 
     static func runSync(_ executable: String, _ arguments: [String]) -> Bool {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        do { try process.run() } catch { return false }
-        process.waitUntilExit()
-        return process.terminationStatus == 0
+        guard let child = try? ChildProcess.spawn(executable: executable, arguments: arguments, stdoutPath: "/dev/null") else { return false }
+        return child.wait() == .exited(0)
     }
 
     static func chattr(_ flag: String, _ path: String) async throws {

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Dispatch
 import Foundation
 import GatewayTesting
@@ -370,8 +373,23 @@ enum WALFixture {
         return records
     }
 
+    /// The whole file (POSIX reads: Foundation's `Data(contentsOf:)` leaks a buffer on empty files under ASan).
     static func read(_ path: String) throws -> [UInt8] {
-        [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw WALError.io(operation: "open", path: path, errno: errno) }
+        defer { close(fd) }
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n > 0 {
+                result.append(contentsOf: chunk[0..<n])
+            } else if n == 0 {
+                return result
+            } else if errno != EINTR {
+                throw WALError.io(operation: "read", path: path, errno: errno)
+            }
+        }
     }
 
     static func write(_ bytes: [UInt8], to path: String) throws {

@@ -44,8 +44,11 @@ public struct VictoriaMetricsReference: Sendable {
         public var directory: String
     }
 
-    /// The server binary, if installed.
-    public static func binary() -> String? { StoreBenchSupport.which("victoria-metrics") }
+    /// The server binary: `path` if it is executable, else `victoria-metrics` on PATH (or /usr/bin); nil if none.
+    public static func binary(_ path: String? = nil) -> String? {
+        if let path { return FileManager.default.isExecutableFile(atPath: path) ? path : nil }
+        return StoreBenchSupport.which("victoria-metrics")
+    }
 
     /// What to print when it is not.
     public static let missingMessage = """
@@ -56,15 +59,20 @@ public struct VictoriaMetricsReference: Sendable {
 
     /// Lines per POST.
     public var chunkLines = 1_000_000
+    /// The server binary (nil: look it up).
+    public var binaryPath: String?
     /// Measurement name (the metric becomes `<measurement>_value`).
     public var measurement = "city"
 
     /// Creates the reference runner.
-    public init(chunkLines: Int = 1_000_000) { self.chunkLines = chunkLines }
+    public init(chunkLines: Int = 1_000_000, binaryPath: String? = nil) {
+        self.chunkLines = chunkLines
+        self.binaryPath = binaryPath
+    }
 
     /// Runs the server in `directory`, ingests the scheduled workload, flushes, merges, stops and measures.
     public func run(workload w: CityWorkload, schedule: [UInt64], directory: String, progress: (String) -> Void) throws -> Result {
-        guard let vm = VictoriaMetricsReference.binary() else { throw StoreBenchError.tool(VictoriaMetricsReference.missingMessage) }
+        guard let vm = VictoriaMetricsReference.binary(binaryPath) else { throw StoreBenchError.tool(VictoriaMetricsReference.missingMessage) }
         guard let curl = StoreBenchSupport.which("curl") else { throw StoreBenchError.tool("curl is not installed (needed to talk to victoria-metrics)") }
         let version = VictoriaMetricsReference.version(vm)
         let dataPath = directory + "/vm-data"

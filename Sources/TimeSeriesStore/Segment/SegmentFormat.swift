@@ -9,7 +9,7 @@ public enum SegmentFormat {
     public static let headerSize = 16
     /// index offset (8) │ index length (4) │ index body length (4) │ crc32c (4) │ magic (4).
     public static let trailerSize = 24
-    /// The smallest file: an empty segment still has a header, an index section and a trailer.
+    /// Header plus trailer: no segment is shorter (an empty one adds a 3-byte index section).
     public static let minimumSize = headerSize + trailerSize
     /// Blocks (and the index body) smaller than this are stored raw: "there is no sense in compressing smaller
     /// blocks" (VictoriaMetrics `minCompressibleBlockSize`).

@@ -91,98 +91,85 @@ public final class SegmentReader: Sendable {
         }
         let dataEnd = Int(indexOffset)
         let body = try Self.load(bytes, at: dataEnd, storedBytes: indexLength, rawBytes: bodyLength, what: "index")
+        var index = IndexParser(body: body)
 
-        do {
-            var offset = 0
-            let end = body.count
+        // Block table: blocks are back to back from the end of the header to the index.
+        let blockCount = try index.count(minimumBytesEach: 2, "blocks")
+        var blocks: [Block] = []
+        blocks.reserveCapacity(blockCount)
+        var position = header
+        for number in 0..<blockCount {
+            let storedBytes = try index.size(limit: dataEnd - position, "block \(number) length")
+            let rawBytes = try index.size(limit: maxBlockBytes, "block \(number) raw length")
+            guard storedBytes >= 2, rawBytes >= 1 else { throw .corrupt("block \(number) is empty") }
+            guard let kind = SegmentFormat.Kind(rawValue: bytes[position]) else {
+                throw .corrupt("block \(number) at byte \(position) has unknown kind \(bytes[position])")
+            }
+            if kind == .raw && rawBytes != storedBytes - 1 {
+                throw .corrupt("raw block \(number) stores \(storedBytes - 1) bytes but declares \(rawBytes)")
+            }
+            blocks.append(Block(offset: position, storedBytes: storedBytes, rawBytes: rawBytes, isCompressed: kind == .zstd))
+            position += storedBytes
+        }
+        guard position == dataEnd else { throw .corrupt("blocks end at byte \(position), the index starts at \(dataEnd)") }
 
-            // Block table: blocks are back to back from the end of the header to the index.
-            let blockCount = try Self.readCount(body, at: &offset, end: end, minimumBytesEach: 2, what: "blocks")
-            var blocks: [Block] = []
-            blocks.reserveCapacity(blockCount)
-            var position = header
-            for number in 0..<blockCount {
-                let storedBytes = try Self.readSize(body, at: &offset, end: end, limit: dataEnd - position, what: "block \(number) length")
-                let rawBytes = try Self.readSize(body, at: &offset, end: end, limit: maxBlockBytes, what: "block \(number) raw length")
-                guard storedBytes >= 2, rawBytes >= 1 else { throw SegmentError.corrupt("block \(number) is empty") }
-                guard let kind = SegmentFormat.Kind(rawValue: bytes[position]) else {
-                    throw SegmentError.corrupt("block \(number) at byte \(position) has unknown kind \(bytes[position])")
-                }
-                if kind == .raw && rawBytes != storedBytes - 1 {
-                    throw SegmentError.corrupt("raw block \(number) stores \(storedBytes - 1) bytes but declares \(rawBytes)")
-                }
-                blocks.append(Block(offset: position, storedBytes: storedBytes, rawBytes: rawBytes, isCompressed: kind == .zstd))
-                position += storedBytes
+        // Entries: ascending ids; chunks tile the blocks exactly, in order.
+        let seriesCount = try index.count(minimumBytesEach: 15, "series")
+        var entries: [SegmentIndexEntry] = []
+        entries.reserveCapacity(seriesCount)
+        var previous: UInt64 = 0
+        var cursorBlock = 0
+        var cursorOffset = 0
+        var points = 0
+        for number in 0..<seriesCount {
+            let delta = try index.uvarint()
+            let id = previous &+ delta
+            guard number == 0 || delta >= 1, delta <= UInt64(UInt32.max), id <= UInt64(UInt32.max) else {
+                throw .corrupt("index entry \(number): series ids are not ascending 32-bit values")
             }
-            guard position == dataEnd else {
-                throw SegmentError.corrupt("blocks end at byte \(position), the index starts at \(dataEnd)")
+            previous = id
+            let block = try index.size(limit: blockCount, "entry \(number) block")
+            let chunkOffset = try index.size(limit: maxBlockBytes, "entry \(number) offset")
+            let length = try index.size(limit: maxBlockBytes, "entry \(number) length")
+            let count = try index.size(limit: length, "entry \(number) count")
+            let tMin = try index.svarint()
+            let span = try index.uvarint()
+            // tMax − tMin can exceed Int64.max (a chunk from Int64.min to Int64.max), so compare as unsigned.
+            guard span <= UInt64(bitPattern: Int64.max &- tMin) else {
+                throw .corrupt("index entry \(number): tMin \(tMin) + \(span) overflows")
             }
+            let tMax = tMin &+ Int64(bitPattern: span)
+            guard count >= 1, length >= 3 else { throw .corrupt("index entry \(number): empty chunk") }
+            if cursorBlock < blockCount && cursorOffset == blocks[cursorBlock].rawBytes {
+                cursorBlock += 1
+                cursorOffset = 0
+            }
+            guard block == cursorBlock, chunkOffset == cursorOffset, block < blockCount, length <= blocks[block].rawBytes - chunkOffset else {
+                throw .corrupt("index entry \(number) (series \(id)) at block \(block) offset \(chunkOffset) length \(length) does not follow the previous chunk")
+            }
+            cursorOffset += length
+            let minimum = try index.statistic()
+            let maximum = try index.statistic()
+            let sum = try index.statistic()
+            let last = try index.statistic()
+            entries.append(SegmentIndexEntry(series: SeriesID(id), count: count, tMin: tMin, tMax: tMax, min: minimum, max: maximum,
+                                             sum: sum, last: last, block: block, offset: chunkOffset, length: length))
+            points += count
+        }
+        guard blockCount == 0 || (cursorBlock == blockCount - 1 && cursorOffset == blocks[cursorBlock].rawBytes) else {
+            throw .corrupt("index: chunks do not cover every block")
+        }
+        guard index.isAtEnd else { throw .corrupt("index: \(index.remaining) bytes left after the last entry") }
 
-            // Entries: ascending ids; chunks tile the blocks exactly, in order.
-            let seriesCount = try Self.readCount(body, at: &offset, end: end, minimumBytesEach: 15, what: "series")
-            var entries: [SegmentIndexEntry] = []
-            entries.reserveCapacity(seriesCount)
-            var previous: UInt64 = 0
-            var cursorBlock = 0
-            var cursorOffset = 0
-            var points = 0
-            for index in 0..<seriesCount {
-                let delta = try Varint.read(body, at: &offset, end: end)
-                let id = previous + delta  // both ≤ UInt32.max, checked below
-                guard (index == 0 || delta >= 1), delta <= UInt64(UInt32.max), id <= UInt64(UInt32.max) else {
-                    throw SegmentError.corrupt("entry \(index): series ids are not ascending 32-bit values")
-                }
-                previous = id
-                let block = try Self.readSize(body, at: &offset, end: end, limit: blockCount, what: "entry \(index) block")
-                let chunkOffset = try Self.readSize(body, at: &offset, end: end, limit: maxBlockBytes, what: "entry \(index) offset")
-                let length = try Self.readSize(body, at: &offset, end: end, limit: maxBlockBytes, what: "entry \(index) length")
-                let count = try Self.readSize(body, at: &offset, end: end, limit: length, what: "entry \(index) count")
-                let tMin = try Varint.readSigned(body, at: &offset, end: end)
-                let span = try Varint.read(body, at: &offset, end: end)
-                // tMax − tMin can exceed Int64.max (a chunk from Int64.min to Int64.max), so compare as unsigned.
-                guard span <= UInt64(bitPattern: Int64.max &- tMin) else {
-                    throw SegmentError.corrupt("entry \(index): tMin \(tMin) + \(span) overflows")
-                }
-                let tMax = tMin &+ Int64(bitPattern: span)
-                guard count >= 1, length >= 3 else { throw SegmentError.corrupt("entry \(index): empty chunk") }
-                if cursorBlock < blockCount && cursorOffset == blocks[cursorBlock].rawBytes {
-                    cursorBlock += 1
-                    cursorOffset = 0
-                }
-                guard block == cursorBlock, chunkOffset == cursorOffset, block < blockCount,
-                      length <= blocks[block].rawBytes - chunkOffset else {
-                    throw SegmentError.corrupt(
-                        "entry \(index) (series \(id)) at block \(block) offset \(chunkOffset) length \(length) does not follow the previous chunk")
-                }
-                cursorOffset += length
-                let minimum = try SegmentStatistic.read(body, at: &offset, end: end)
-                let maximum = try SegmentStatistic.read(body, at: &offset, end: end)
-                let sum = try SegmentStatistic.read(body, at: &offset, end: end)
-                let last = try SegmentStatistic.read(body, at: &offset, end: end)
-                entries.append(SegmentIndexEntry(series: SeriesID(id), count: count, tMin: tMin, tMax: tMax, min: minimum,
-                                                 max: maximum, sum: sum, last: last, block: block, offset: chunkOffset, length: length))
-                points += count
-            }
-            let covered = blockCount == 0 || (cursorBlock == blockCount - 1 && cursorOffset == blocks[cursorBlock].rawBytes)
-            guard covered else { throw SegmentError.corrupt("chunks do not cover every block") }
-            guard offset == end else { throw SegmentError.corrupt("\(end - offset) bytes left after the index") }
-
-            self.bytes = bytes
-            self.blocks = blocks
-            self.entries = entries
-            self.series = entries.map(\.series)
-            self.pointCount = points
-            if let low = entries.map(\.tMin).min(), let high = entries.map(\.tMax).max() {
-                self.timeRange = low...high
-            } else {
-                self.timeRange = nil
-            }
-        } catch let error as CodecError {
-            throw .corrupt("index: \(error)")
-        } catch let error as SegmentError {
-            throw error
-        } catch {
-            throw .corrupt("index: \(error)")
+        self.bytes = bytes
+        self.blocks = blocks
+        self.entries = entries
+        self.series = entries.map(\.series)
+        self.pointCount = points
+        if let low = entries.map(\.tMin).min(), let high = entries.map(\.tMax).max() {
+            self.timeRange = low...high
+        } else {
+            self.timeRange = nil
         }
     }
 
@@ -236,12 +223,14 @@ public final class SegmentReader: Sendable {
     }
 
     /// The uncompressed bytes of a stored section (`kind │ payload`), decompressed under the declared size.
-    private static func load(_ bytes: [UInt8], at offset: Int, storedBytes: Int, rawBytes: Int, what: String) throws(SegmentError) -> [UInt8] {
+    private static func load(
+        _ bytes: [UInt8], at offset: Int, storedBytes: Int, rawBytes: Int, what: @autoclosure () -> String
+    ) throws(SegmentError) -> [UInt8] {
         let payload = (offset + 1)..<(offset + storedBytes)
         switch SegmentFormat.Kind(rawValue: bytes[offset]) {
         case .raw:
             guard payload.count == rawBytes else {
-                throw .corrupt("\(what) stores \(payload.count) raw bytes but declares \(rawBytes)")
+                throw .corrupt("\(what()) stores \(payload.count) raw bytes but declares \(rawBytes)")
             }
             return Array(bytes[payload])
         case .zstd:
@@ -249,31 +238,15 @@ public final class SegmentReader: Sendable {
             do {
                 raw = try Zstd.decompress(Array(bytes[payload]), maxSize: rawBytes)
             } catch {
-                throw .corrupt("\(what) at byte \(offset): \(error)")
+                throw .corrupt("\(what()) at byte \(offset): \(error)")
             }
             guard raw.count == rawBytes else {
-                throw .corrupt("\(what) at byte \(offset) decompressed to \(raw.count) bytes, declared \(rawBytes)")
+                throw .corrupt("\(what()) at byte \(offset) decompressed to \(raw.count) bytes, declared \(rawBytes)")
             }
             return raw
         case nil:
-            throw .corrupt("\(what) at byte \(offset) has unknown kind \(bytes[offset])")
+            throw .corrupt("\(what()) at byte \(offset) has unknown kind \(bytes[offset])")
         }
-    }
-
-    /// Reads a count and refuses it unless `minimumBytesEach` bytes per item are left, so nothing is over-reserved.
-    private static func readCount(_ body: [UInt8], at offset: inout Int, end: Int, minimumBytesEach: Int, what: String) throws -> Int {
-        let value = try Varint.read(body, at: &offset, end: end)
-        guard value <= UInt64((end - offset) / minimumBytesEach) else {
-            throw SegmentError.corrupt("index declares \(value) \(what) in \(end - offset) bytes")
-        }
-        return Int(value)
-    }
-
-    /// Reads a size or position and refuses it above `limit`.
-    private static func readSize(_ body: [UInt8], at offset: inout Int, end: Int, limit: Int, what: String) throws -> Int {
-        let value = try Varint.read(body, at: &offset, end: end)
-        guard value <= UInt64(max(limit, 0)) else { throw SegmentError.corrupt("\(what) \(value) exceeds \(limit)") }
-        return Int(value)
     }
 
     private static func hex(_ bytes: ArraySlice<UInt8>) -> String {
@@ -283,5 +256,51 @@ public final class SegmentReader: Sendable {
     private static func hex32(_ value: UInt32) -> String {
         let digits = String(value, radix: 16)
         return "0x" + String(repeating: "0", count: 8 - digits.count) + digits
+    }
+}
+
+/// Reads the fields of an index body in order; every failure is `SegmentError.corrupt` naming the byte. Field
+/// descriptions are autoclosures so that a valid index builds no strings.
+private struct IndexParser {
+    let body: [UInt8]
+    var offset = 0
+
+    var isAtEnd: Bool { offset == body.count }
+    var remaining: Int { body.count - offset }
+
+    mutating func uvarint() throws(SegmentError) -> UInt64 {
+        do {
+            return try Varint.read(body, at: &offset, end: body.count)
+        } catch {
+            throw .corrupt("index: \(error)")
+        }
+    }
+
+    mutating func svarint() throws(SegmentError) -> Int64 {
+        ZigZag.decode(try uvarint())
+    }
+
+    mutating func statistic() throws(SegmentError) -> Double {
+        do {
+            return try SegmentStatistic.read(body, at: &offset, end: body.count)
+        } catch {
+            throw .corrupt("index: \(error)")
+        }
+    }
+
+    /// A size or position, refused above `limit`.
+    mutating func size(limit: Int, _ what: @autoclosure () -> String) throws(SegmentError) -> Int {
+        let value = try uvarint()
+        guard value <= UInt64(max(limit, 0)) else { throw .corrupt("index: \(what()) \(value) exceeds \(limit)") }
+        return Int(value)
+    }
+
+    /// A count, refused unless `minimumBytesEach` bytes per item are left, so nothing is reserved beyond the input.
+    mutating func count(minimumBytesEach: Int, _ what: @autoclosure () -> String) throws(SegmentError) -> Int {
+        let value = try uvarint()
+        guard value <= UInt64(remaining / minimumBytesEach) else {
+            throw .corrupt("index declares \(value) \(what()) in \(remaining) bytes")
+        }
+        return Int(value)
     }
 }

@@ -8,7 +8,7 @@ import Zstd
 /// `level` when that pays, and returns the whole file. The caller writes it to a temporary file, fsyncs and renames.
 /// Run it on a blocking-work thread (zstd is CPU-bound), never on the cooperative pool.
 public struct SegmentWriter: Sendable {
-    /// zstd level for blocks and the index (see docs/formats/segment.md for the measurements behind the default).
+    /// zstd level for blocks and the index.
     public let level: Int32
     /// Uncompressed bytes at which a block is cut.
     public let blockSize: Int
@@ -32,12 +32,13 @@ public struct SegmentWriter: Sendable {
         var last: Double
     }
 
-    /// Creates an empty writer.
+    /// Creates an empty writer. The defaults are the measured choice in docs/formats/segment.md ("Choosing block
+    /// size and zstd level"): larger blocks barely shrink the file but make every one-series query decompress more.
     ///
     /// - Parameters:
     ///   - level: zstd level, 1 (fast) to 19; 3 is zstd's default.
     ///   - blockSize: uncompressed bytes per block; a block is cut before the chunk that would pass it.
-    public init(level: Int32 = 3, blockSize: Int = 64 * 1024) {
+    public init(level: Int32 = 3, blockSize: Int = 16 * 1024) {
         precondition(blockSize > 0, "blockSize must be positive")
         self.level = level
         self.blockSize = blockSize

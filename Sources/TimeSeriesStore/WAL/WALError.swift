@@ -23,6 +23,7 @@ public enum WALError: Error, Sendable, Hashable, CustomStringConvertible {
         return nil
     }
 
+    /// The error with errno text, for logs.
     public var description: String {
         switch self {
         case .io(let operation, let path, let code): "\(operation) \(path): \(String(cString: strerror(code))) (errno \(code))"

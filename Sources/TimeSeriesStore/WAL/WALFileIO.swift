@@ -102,15 +102,27 @@ enum WALFileIO {
         try sync(fd, path: path, faults: WALFaults())
     }
 
-    /// Takes the directory's `wal.lock` (flock, exclusive, non-blocking); returns its descriptor, which holds the lock
-    /// until closed. The kernel releases it when the process dies, so a crash never leaves a stale lock.
+    /// How long `lockDirectory` keeps trying while the lock is held.
+    static let lockWaitNs: UInt64 = 1_000_000_000
+
+    /// Takes the directory's `wal.lock` (flock, exclusive); returns its descriptor, which holds the lock until closed.
+    /// The kernel releases it when the process dies, so a crash never leaves a stale lock.
+    ///
+    /// A held lock is retried for up to a second before `.locked` is thrown: a flock belongs to the open file
+    /// description, and a child that another thread is spawning shares it between fork and exec (O_CLOEXEC closes it
+    /// only at exec), so a lock just released by `close()` can look held for a few milliseconds.
     static func lockDirectory(_ directory: String) throws(WALError) -> Int32 {
         let path = directory + "/" + WALFileName.lockFile
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw WALError.io(operation: "open", path: path, errno: errno) }
+        let deadline = WALClock.nowNs() + lockWaitNs
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let code = errno
             if code == EINTR { continue }
+            if code == EWOULDBLOCK && WALClock.nowNs() < deadline {
+                usleep(5_000)
+                continue
+            }
             close(fd)
             if code == EWOULDBLOCK { throw WALError.locked(path: path) }
             throw WALError.io(operation: "flock", path: path, errno: code)

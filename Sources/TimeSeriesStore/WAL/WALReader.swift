@@ -39,6 +39,7 @@ public struct WALReplayReport: Sendable {
         /// Decoder or system error text, if any.
         public var detail: String
 
+        /// One line for logs: kind, file, offset and what replay did.
         public var description: String {
             let place = "\(WALFileName.name(fileNumber)) at byte \(offset)"
             let action = truncated ? "truncated \(skippedBytes) bytes" : inLastFile ? "skipped \(skippedBytes) bytes (not repaired)" : "skipped the remaining \(skippedBytes) bytes of the file"
