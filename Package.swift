@@ -101,9 +101,11 @@ let package = Package(
         .testTarget(name: "MosquittoTests", dependencies: ["Mosquitto", "GatewayTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd"], swiftSettings: swiftSettings),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"], swiftSettings: swiftSettings),
+        // The child process the WAL crash test SIGKILLs.
+        .executableTarget(name: "wal-crash-child", dependencies: ["TimeSeriesStore"], path: "Tests/WALCrashChild", swiftSettings: swiftSettings),
         .testTarget(
             name: "TimeSeriesStoreTests",
-            dependencies: ["TimeSeriesStore", "GatewayCore", "GatewayTesting", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["TimeSeriesStore", "GatewayCore", "GatewayTesting", "wal-crash-child", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

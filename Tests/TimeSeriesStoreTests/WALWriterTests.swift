@@ -365,7 +365,7 @@ enum WALFixture {
                 let length = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
                 let crc = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self))
                 let payload = UnsafeRawBufferPointer(rebasing: raw[(offset + 8)..<(offset + 8 + length)])
-                #expect(WALChecksum.crc32c(payload) == crc)
+                #expect(CRC32C.checksum(payload) == crc)
                 records.append(try WALRecordDecoder.decode(payload))
                 offset += 8 + length
             }

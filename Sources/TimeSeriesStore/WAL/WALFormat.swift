@@ -169,7 +169,7 @@ enum WALRecordEncoder {
 
     /// Appends `[length][crc32c][payload]`.
     static func appendFramed(payload: [UInt8], to out: inout [UInt8]) {
-        let crc = WALChecksum.crc32c(payload)
+        let crc = CRC32C.checksum(payload)
         withUnsafeBytes(of: UInt32(payload.count).littleEndian) { out.append(contentsOf: $0) }
         withUnsafeBytes(of: crc.littleEndian) { out.append(contentsOf: $0) }
         out.append(contentsOf: payload)
@@ -179,7 +179,7 @@ enum WALRecordEncoder {
     @inline(__always)
     private static func frame(_ base: UnsafeMutableRawPointer, recordStart: Int, end: Int) {
         let payloadStart = recordStart + WALFormat.headerBytes
-        let crc = WALChecksum.crc32c(UnsafeRawBufferPointer(start: base + payloadStart, count: end - payloadStart))
+        let crc = CRC32C.checksum(UnsafeRawBufferPointer(start: base + payloadStart, count: end - payloadStart))
         base.storeBytes(of: UInt32(end - payloadStart).littleEndian, toByteOffset: recordStart, as: UInt32.self)
         base.storeBytes(of: crc.littleEndian, toByteOffset: recordStart + 4, as: UInt32.self)
     }

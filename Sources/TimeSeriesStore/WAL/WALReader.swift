@@ -160,7 +160,7 @@ public enum WALReader {
                         problem = (.truncatedPayload, "file shrank while reading")
                         break scan
                     }
-                    let crc = WALChecksum.crc32c(payload)
+                    let crc = CRC32C.checksum(payload)
                     guard crc == storedCRC else {
                         problem = (.checksumMismatch, "stored \(hex(storedCRC)), computed \(hex(crc))")
                         break scan

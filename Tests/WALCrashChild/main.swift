@@ -1,0 +1,3 @@
+import TimeSeriesStore
+
+WALCrashChild.main(arguments: CommandLine.arguments)
