@@ -102,14 +102,31 @@ public final class Broker: Sendable {
     }
 
     /// Writes the configuration, starts `mosquitto -c`, and waits until the port accepts connections.
+    ///
+    /// A port that was free when chosen can be taken by a parallel test before mosquitto binds it (mosquitto then
+    /// exits at once): that is retried on a fresh port, up to five times.
     public init(options: Options = Options()) async throws {
-        guard Self.executable != nil else { throw GatewayTestingError.notInstalled("mosquitto") }
+        guard let executable = Self.executable else { throw GatewayTestingError.notInstalled("mosquitto") }
         self.options = options
-        self.directory = try TemporaryDirectory(prefix: "citygate-broker")
-        self.port = try FreePort.next()
-        try Self.configuration(options: options, port: port, directory: directory.path)
-            .write(toFile: configurationPath, atomically: true, encoding: .utf8)
-        try await launch()
+        let directory = try TemporaryDirectory(prefix: "citygate-broker")
+        self.directory = directory
+        var started: (port: Int, child: ChildProcess)?
+        var lastError: (any Error)?
+        for _ in 0..<5 {
+            let port = try FreePort.next()
+            try Self.configuration(options: options, port: port, directory: directory.path)
+                .write(toFile: directory.file("mosquitto.conf"), atomically: true, encoding: .utf8)
+            do {
+                started = (port, try await Self.start(executable: executable, directory: directory, port: port))
+                break
+            } catch let error as GatewayTestingError {
+                guard case .brokerFailed(let reason, _) = error, reason.hasPrefix("exited before") else { throw error }
+                lastError = error
+            }
+        }
+        guard let started else { throw lastError! }
+        self.port = started.port
+        process.withLock { $0 = started.child }
     }
 
     deinit {
@@ -142,18 +159,25 @@ public final class Broker: Sendable {
 
     private func launch() async throws {
         guard let executable = Self.executable else { throw GatewayTestingError.notInstalled("mosquitto") }
-        let child = try ChildProcess.spawn(executable: executable, arguments: ["-c", configurationPath], stdoutPath: logPath)
+        let child = try await Self.start(executable: executable, directory: directory, port: port)
         process.withLock { $0 = child }
+    }
+
+    /// Spawns mosquitto on the configuration in `directory` and waits until `port` accepts connections.
+    private static func start(executable: String, directory: TemporaryDirectory, port: Int) async throws -> ChildProcess {
+        let logPath = directory.file("mosquitto.log")
+        let log = { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+        let child = try ChildProcess.spawn(executable: executable, arguments: ["-c", directory.file("mosquitto.conf")], stdoutPath: logPath)
         let deadline = ContinuousClock.now.advanced(by: .seconds(10))
         while true {
             if let status = child.poll() {
-                process.withLock { $0 = nil }
-                throw GatewayTestingError.brokerFailed("exited before accepting connections (\(status))", log: log)
+                throw GatewayTestingError.brokerFailed("exited before accepting connections (\(status))", log: log())
             }
-            if FreePort.isAccepting(port: port) { return }
+            if FreePort.isAccepting(port: port) { return child }
             if ContinuousClock.now >= deadline {
-                stop()
-                throw GatewayTestingError.brokerFailed("port \(port) did not accept connections within 10 s", log: log)
+                child.send(SIGKILL)
+                child.wait()
+                throw GatewayTestingError.brokerFailed("port \(port) did not accept connections within 10 s", log: log())
             }
             try? await Task.sleep(for: .milliseconds(5))
         }
