@@ -63,6 +63,18 @@ public final class TimeSeriesStore: SampleSink, Sendable {
         public var lastTimeMs: Int64
         /// Mean value.
         public var avg: Double { sum / Double(count) }
+
+        /// Folds another bucket of the same step into this one (NaN ignored by min/max, as in segment footers).
+        mutating func absorb(_ other: Bucket) {
+            count += other.count
+            min = TimeSeriesStore.nanIgnoringMin(min, other.min)
+            max = TimeSeriesStore.nanIgnoringMax(max, other.max)
+            sum += other.sum
+            if other.lastTimeMs >= lastTimeMs {
+                last = other.last
+                lastTimeMs = other.lastTimeMs
+            }
+        }
     }
 
     /// What recovery found when the store opened.
@@ -511,20 +523,12 @@ public final class TimeSeriesStore: SampleSink, Sendable {
         let (segments, memory) = sources(id, from: fromMs, to: toMs - 1)
         var buckets: [Int64: Bucket] = [:]
         func bucketStart(_ t: Int64) -> Int64 { fromMs + ((t - fromMs) / stepMs) * stepMs }
-        func add(_ p: Point) {
-            let b = bucketStart(p.timeMs)
-            if var x = buckets[b] {
-                x.count += 1
-                x.min = TimeSeriesStore.nanIgnoringMin(x.min, p.value)
-                x.max = TimeSeriesStore.nanIgnoringMax(x.max, p.value)
-                x.sum += p.value
-                if p.timeMs >= x.lastTimeMs {
-                    x.last = p.value
-                    x.lastTimeMs = p.timeMs
-                }
-                buckets[b] = x
+        func add(_ b: Bucket) {
+            if var x = buckets[b.startMs] {
+                x.absorb(b)
+                buckets[b.startMs] = x
             } else {
-                buckets[b] = Bucket(startMs: b, count: 1, min: p.value, max: p.value, sum: p.value, last: p.value, lastTimeMs: p.timeMs)
+                buckets[b.startMs] = b
             }
         }
         // Which segment chunks can be answered from statistics alone.
@@ -541,26 +545,15 @@ public final class TimeSeriesStore: SampleSink, Sendable {
                 || memoryRanges.contains { $0.1 >= e.tMin && $0.0 <= e.tMax }
             if inside && !overlapped {
                 let b = bucketStart(e.tMin)
-                let stat = Bucket(startMs: b, count: e.count, min: e.min, max: e.max, sum: e.sum, last: e.last, lastTimeMs: e.tMax)
-                if var x = buckets[b] {
-                    x.count += stat.count
-                    x.min = TimeSeriesStore.nanIgnoringMin(x.min, stat.min)
-                    x.max = TimeSeriesStore.nanIgnoringMax(x.max, stat.max)
-                    x.sum += stat.sum
-                    if stat.lastTimeMs >= x.lastTimeMs {
-                        x.last = stat.last
-                        x.lastTimeMs = stat.lastTimeMs
-                    }
-                    buckets[b] = x
-                } else {
-                    buckets[b] = stat
-                }
+                add(Bucket(startMs: b, count: e.count, min: e.min, max: e.max, sum: e.sum, last: e.last, lastTimeMs: e.tMax))
             } else {
                 decoded.append(try r.points(for: id).filter { $0.timeMs >= fromMs && $0.timeMs < toMs })
             }
         }
         for chunk in memory { decoded.append(chunk.resolved().filter { $0.timeMs >= fromMs && $0.timeMs < toMs }) }
-        for p in TimeSeriesStore.merge(decoded) { add(p) }
+        for p in TimeSeriesStore.merge(decoded) {
+            add(Bucket(startMs: bucketStart(p.timeMs), count: 1, min: p.value, max: p.value, sum: p.value, last: p.value, lastTimeMs: p.timeMs))
+        }
         return buckets.values.sorted { $0.startMs < $1.startMs }
     }
 
