@@ -93,19 +93,8 @@ struct BenchStoreCommand: AsyncParsableCommand {
             guard h > 0 else { throw ValidationError("--partition-hours must be positive") }
             return Int64(h * 3_600_000)
         }
-        let ingested = try StoreBenchmark.ingest(workload, schedule: schedule, batchSize: batchSize, directory: storeDir, partitionMs: partitionMs,
-                                                 logger: logger, progress: progress)
-        var ingest = ingested.0
-        let store = ingested.1
-        if ingest.stats.segmentPoints != Int64(schedule.count) || ingest.stats.headPoints != 0 {
-            progress("WARNING: after the final checkpoint the store holds \(ingest.stats.segmentPoints) points in segments and "
-                     + "\(ingest.stats.headPoints) in heads; \(schedule.count) were appended")
-        }
-        progress(String(format: "store: %.0f points/s (%.1f s; %.1f s with building the batches), %d segments, %.3f bytes/point in segments",
-                        ingest.pointsPerSecond, ingest.storeSeconds, ingest.wallSeconds, ingest.stats.segments, ingest.segmentBytesPerPoint))
-        progress("store: \(queryCount) downsample + \(queryCount) raw queries")
-        let query = try StoreBenchmark.queries(store, workload: workload, count: queryCount, seed: seed)
-        try store.close()
+        var (ingest, query) = try storeRun(workload, schedule: schedule, directory: storeDir, partitionMs: partitionMs, queries: queryCount, logger: logger)
+        // Measured once the store object is gone, so SQLite has folded its -wal file back into store.db.
         StoreBenchmark.measureFiles(&ingest, directory: storeDir)
         if !keep { try? FileManager.default.removeItem(atPath: storeDir) }
 
@@ -114,7 +103,13 @@ struct BenchStoreCommand: AsyncParsableCommand {
         for n in memoryCounts {
             progress("store: memory with \(StoreBenchSupport.grouped(n)) active series (child process)")
             let command = [StoreBenchSupport.executablePath(), "bench", "store", "--memory-probe", "\(n)", "--work-dir", base]
-            let m = try StoreBenchmark.memoryInChild(series: n, command: command)
+            let m: StoreBenchmark.MemoryResult
+            do {
+                m = try StoreBenchmark.memoryInChild(series: n, command: command)
+            } catch {
+                progress("  memory probe failed: \(error)")
+                continue
+            }
             progress(String(format: "  %.0f bytes/series (RSS %.1f → %.1f MiB, %.1f s)", m.bytesPerSeries,
                             Double(m.residentBefore) / 1_048_576, Double(m.residentAfter) / 1_048_576, m.seconds))
             memory.append(m)
@@ -131,7 +126,12 @@ struct BenchStoreCommand: AsyncParsableCommand {
                 let vmDir = base + "/vm"
                 try FileManager.default.createDirectory(atPath: vmDir, withIntermediateDirectories: true)
                 progress("victoria-metrics: ingesting the same points")
-                reference = try VictoriaMetricsReference(binaryPath: vmBinary).run(workload: workload, schedule: schedule, directory: vmDir, progress: progress)
+                do {
+                    reference = try VictoriaMetricsReference(binaryPath: vmBinary).run(workload: workload, schedule: schedule, directory: vmDir, progress: progress)
+                } catch {
+                    referenceNote = "VictoriaMetrics reference failed: \(error)"
+                    progress(referenceNote!)
+                }
                 if let r = reference {
                     progress(String(format: "victoria-metrics: %.3f bytes/point in data/, %.3f with indexdb/", Double(r.dataBytes) / Double(r.postedPoints),
                                     Double(r.dataBytes + r.indexBytes) / Double(r.postedPoints)))
@@ -143,6 +143,23 @@ struct BenchStoreCommand: AsyncParsableCommand {
 
         out(BenchStoreCommand.report(workload: workload, points: schedule.count, batchSize: batchSize, partitionMs: partitionMs, ingest: ingest, query: query,
                                      memory: memory, reference: reference, referenceNote: referenceNote, commandLine: commandLine))
+    }
+
+    /// Ingest and queries on a store that is closed and released before this returns.
+    func storeRun(_ workload: CityWorkload, schedule: [UInt64], directory: String, partitionMs: Int64?, queries: Int,
+                  logger: Logger) throws -> (StoreBenchmark.IngestResult, StoreBenchmark.QueryResult) {
+        let (ingest, store) = try StoreBenchmark.ingest(workload, schedule: schedule, batchSize: batchSize, directory: directory, partitionMs: partitionMs,
+                                                        logger: logger, progress: progress)
+        if ingest.stats.segmentPoints != Int64(schedule.count) || ingest.stats.headPoints != 0 {
+            progress("WARNING: after the final checkpoint the store holds \(ingest.stats.segmentPoints) points in segments and "
+                     + "\(ingest.stats.headPoints) in heads; \(schedule.count) were appended")
+        }
+        progress(String(format: "store: %.0f points/s (%.1f s; %.1f s with building the batches), %d segments, %.3f bytes/point in segments",
+                        ingest.pointsPerSecond, ingest.storeSeconds, ingest.wallSeconds, ingest.stats.segments, ingest.segmentBytesPerPoint))
+        progress("store: \(queries) downsample + \(queries) raw queries")
+        let query = try StoreBenchmark.queries(store, workload: workload, count: queries, seed: seed)
+        try store.close()
+        return (ingest, query)
     }
 
     func progress(_ line: String) {
@@ -163,7 +180,7 @@ struct BenchStoreCommand: AsyncParsableCommand {
         text += "workload: NAB \(w.sources.count) series × \(w.copies) copies = \(StoreBenchSupport.grouped(w.seriesCount)) series, "
             + "\(StoreBenchSupport.grouped(points)) points, seed \(w.seed), batches of \(StoreBenchSupport.grouped(batchSize))"
             + (partitionMs.map { String(format: ", store partitions of %.4g h (not the default)", Double($0) / 3_600_000) } ?? "") + "\n"
-        text += "command: \(commandLine)\n\n"
+        text += "command: \(commandLine)" + (sourceRevision().map { " (source \($0))" } ?? "") + "\n\n"
 
         var rows: [[String]] = [["FIGURE", "STORE", "VICTORIAMETRICS", "STORE/VM", "GOAL", "MET"]]
         let storeSamples = Double(ingest.stats.segmentBytes) / p
@@ -201,7 +218,7 @@ struct BenchStoreCommand: AsyncParsableCommand {
             + "(\(StoreBenchSupport.grouped(ingest.stats.segmentPoints)) points), catalog \(StoreBenchSupport.grouped(ingest.catalogBytes)) B, "
             + "WAL \(StoreBenchSupport.grouped(ingest.walBytes)) B, whole directory \(StoreBenchSupport.grouped(ingest.totalBytes)) B\n"
         text += "  queries: \(query.queries) each over \(query.segmentsInStore) segments; downsample mean \(f(query.downsampleMean)) ms, "
-            + "\(f(query.meanBuckets, 1)) buckets/answer, p50 \(f(query.downsampleRepeatP50)) ms when repeated at once (segment readers cached); "
+            + "\(f(query.meanBuckets, 1)) buckets/answer, p50 \(f(query.downsampleRepeatP50)) ms when the same query is repeated at once; "
             + "raw \(f(query.meanRawPoints, 1)) points/answer\n"
         for m in memory {
             text += "  memory @ \(StoreBenchSupport.grouped(m.series)): RSS \(StoreBenchSupport.grouped(m.residentBefore)) → \(StoreBenchSupport.grouped(m.residentAfter)) B "
@@ -221,6 +238,15 @@ struct BenchStoreCommand: AsyncParsableCommand {
             text += "\n\(note)\n"
         }
         return text
+    }
+
+    /// `git rev-parse --short HEAD` of the current directory, with `+local changes` when Sources/ differs; nil outside a checkout.
+    static func sourceRevision() -> String? {
+        guard let git = StoreBenchSupport.which("git"), let head = try? StoreBenchSupport.run(git, ["rev-parse", "--short", "HEAD"]), head.status == 0 else {
+            return nil
+        }
+        let dirty = (try? StoreBenchSupport.run(git, ["status", "--porcelain", "--", "Sources"]))?.output.isEmpty == false
+        return head.output.trimmingCharacters(in: .whitespacesAndNewlines) + (dirty ? "+local changes" : "")
     }
 
     static func machine() -> String {

@@ -59,7 +59,7 @@ public struct StoreBenchmark: Sendable {
         public var downsampleP50: Double
         public var downsampleP99: Double
         public var downsampleMean: Double
-        /// `downsample` median when the same query runs again at once (its segment readers cached).
+        /// `downsample` median when the same query runs again at once (page cache and, if they fit, segment readers warm).
         public var downsampleRepeatP50: Double
         /// `raw` 24 h: median, 99th percentile.
         public var rawP50: Double
