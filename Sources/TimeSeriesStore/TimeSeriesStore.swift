@@ -126,7 +126,7 @@ public final class TimeSeriesStore: SampleSink, Sendable {
     /// Opened for reading only (by the CLI beside a running gateway): no WAL, nothing on disk is changed.
     public let readOnly: Bool
     let sealQueue = DispatchQueue(label: "citygate.store.seal")
-    let readers = Mutex<[String: SegmentReader]>([:])
+    let readers = Mutex(ReaderCache())
     let logger: Logger
     let segmentSequence = Atomic<Int64>(0)
 
@@ -369,7 +369,56 @@ public final class TimeSeriesStore: SampleSink, Sendable {
             s.checkpointScheduled = false
         }
         try wal.removeFiles(through: coveredThrough)
+        try compactClosedPartitions()
         try enforceRing()
+    }
+
+    /// Merges the segments of every closed partition that has more than one into a single segment: checkpoints
+    /// under load seal a partition in pieces, and each piece repeats a footer entry per series. The merged file is
+    /// registered before the pieces are removed, so a crash in between leaves duplicates (resolved on read, merged
+    /// again next time), never a gap.
+    func compactClosedPartitions() throws {
+        let groups: [[StoreCatalog.SegmentRow]] = state.withLock { s in
+            let closedBefore = s.newestMs - configuration.sealGraceMs
+            let rows = s.segments.map(\.row).filter { $0.partitionStart + configuration.partitionMs <= closedBefore }
+            return Dictionary(grouping: rows, by: \.partitionStart).values.filter { $0.count > 1 }.map { $0.sorted { $0.id < $1.id } }
+        }
+        for rows in groups {
+            let sources = try rows.map { try reader(for: $0) }
+            var writer = SegmentWriter(level: configuration.zstdLevel, blockSize: configuration.blockSize)
+            var points: Int64 = 0
+            var tMin = Int64.max
+            var tMax = Int64.min
+            for id in Set(sources.flatMap(\.series)).sorted() {
+                let merged = TimeSeriesStore.merge(try sources.map { try $0.points(for: id) })
+                guard let first = merged.first, let last = merged.last else { continue }
+                writer.append(series: id, points: merged)
+                points += Int64(merged.count)
+                tMin = min(tMin, first.timeMs)
+                tMax = max(tMax, last.timeMs)
+            }
+            let bytes = try writer.finish()
+            let sequence = segmentSequence.wrappingAdd(1, ordering: .relaxed).newValue
+            let partition = rows[0].partitionStart
+            let name = Filenames.segment(partitionStart: partition, sequence: sequence)
+            let dir = configuration.directory + "/" + Filenames.segments
+            try DurableFile.write(bytes, to: dir + "/" + name, temporarySuffix: Filenames.temporarySuffix)
+            var row = StoreCatalog.SegmentRow(id: 0, file: name, partitionStart: partition, tMin: tMin, tMax: tMax, points: points,
+                                              bytes: Int64(bytes.count), series: Int64(writer.seriesCount), state: "active")
+            row.id = try catalog.withLock { try $0.insertSegment(row, nowMs: WallClock.nowMs()) }
+            state.withLock { $0.segments.append(LoadedSegment(row: row)) }
+            for old in rows { try remove(old) }
+            logger.debug("Partition compacted", metadata: ["segment.path": "\(name)", "segments.merged": "\(rows.count)", "segment.bytes": "\(bytes.count)"])
+        }
+    }
+
+    /// Removes one segment: catalog row marked, dropped from reads, file deleted, row deleted.
+    func remove(_ row: StoreCatalog.SegmentRow) throws {
+        try catalog.withLock { try $0.setState(row.id, "deleting") }
+        state.withLock { s in s.segments.removeAll { $0.row.id == row.id } }
+        readers.withLock { $0.remove(row.file) }
+        try? FileManager.default.removeItem(atPath: configuration.directory + "/" + Filenames.segments + "/" + row.file)
+        try catalog.withLock { try $0.deleteSegment(row.id) }
     }
 
     func seal(partition: Int64, chunks: [SeriesID: HeadChunk]) throws -> LoadedSegment? {
@@ -414,13 +463,8 @@ public final class TimeSeriesStore: SampleSink, Sendable {
             return (victims, s.ageReferenceMs)
         }
         guard !victims.isEmpty else { return }
-        let dir = configuration.directory + "/" + Filenames.segments
         for v in victims {
-            try catalog.withLock { try $0.setState(v.row.id, "deleting") }
-            state.withLock { s in s.segments.removeAll { $0.row.id == v.row.id } }
-            readers.withLock { _ = $0.removeValue(forKey: v.row.file) }
-            try? FileManager.default.removeItem(atPath: dir + "/" + v.row.file)
-            try catalog.withLock { try $0.deleteSegment(v.row.id) }
+            try remove(v.row)
             state.withLock { $0.evicted += 1 }
         }
         logger.info("Ring evicted segments", metadata: ["segments": "\(victims.count)", "store.age_reference_ms": "\(reference)"])
@@ -461,14 +505,12 @@ public final class TimeSeriesStore: SampleSink, Sendable {
     }
 
     func reader(for row: StoreCatalog.SegmentRow) throws -> SegmentReader {
-        if let r = readers.withLock({ $0[row.file] }) { return r }
+        if let r = readers.withLock({ $0.get(row.file) }) { return r }
         let path = configuration.directory + "/" + Filenames.segments + "/" + row.file
         guard let data = FileManager.default.contents(atPath: path) else { throw StoreError.missingSegment(row.file) }
         let r = try SegmentReader(bytes: [UInt8](data))
-        readers.withLock { cache in
-            if cache.count >= 32 { cache.removeAll(keepingCapacity: true) }
-            cache[row.file] = r
-        }
+        let limit = configuration.readerCacheBytes
+        readers.withLock { $0.put(row.file, r, limit: limit) }
         return r
     }
 
@@ -596,5 +638,34 @@ public enum StoreError: Error, CustomStringConvertible {
         case .noStore(let d): "no store at \(d) (start the gateway once, or check data_dir / store.dir)"
         case .walRefused(let reason): "the write-ahead log refused the points (\(reason)): they are not durable"
         }
+    }
+}
+
+/// Opened segments, least recently used evicted first, bounded by their file bytes: opening a segment reads and
+/// checksums the whole file, which is most of a query's cost when the reader is not cached.
+struct ReaderCache {
+    private var entries: [String: (reader: SegmentReader, used: UInt64)] = [:]
+    private var bytes = 0
+    private var clock: UInt64 = 0
+
+    mutating func get(_ file: String) -> SegmentReader? {
+        guard let e = entries[file] else { return nil }
+        clock += 1
+        entries[file] = (e.reader, clock)
+        return e.reader
+    }
+
+    mutating func put(_ file: String, _ reader: SegmentReader, limit: Int) {
+        clock += 1
+        if let old = entries[file] { bytes -= old.reader.byteCount }
+        entries[file] = (reader, clock)
+        bytes += reader.byteCount
+        while bytes > limit, entries.count > 1, let victim = entries.min(by: { $0.value.used < $1.value.used })?.key {
+            remove(victim)
+        }
+    }
+
+    mutating func remove(_ file: String) {
+        if let old = entries.removeValue(forKey: file) { bytes -= old.reader.byteCount }
     }
 }

@@ -95,6 +95,30 @@ func sample(_ device: String, _ metric: String, _ t: Int64, _ v: Double) -> Samp
         }
     }
 
+    @Test func aClosedPartitionSealedInPiecesIsCompactedIntoOneSegment() throws {
+        let dir = try TemporaryDirectory()
+        let store = try open(dir) { $0.sealGraceMs = 0 }
+        var expected: [Point] = []
+        for piece in 0..<4 {  // four checkpoints inside the first hour, one rewriting an earlier time
+            let batch = (0..<15).map { i in sample("d", "m", t0 + Int64(piece * 15 + i) * 60_000, Double(piece * 100 + i)) }
+            try store.append(batch)
+            try store.checkpoint()
+            expected += batch.map { Point(timeMs: $0.timeMs, value: $0.value) }
+        }
+        try store.append([sample("d", "m", t0 + 5 * 60_000, -1)])
+        expected[5].value = -1
+        try store.checkpoint()
+        #expect(store.stats.segments == 5, "the open partition keeps its pieces")
+        // Data for the next hour closes the first partition; the next checkpoint compacts it.
+        try store.append([sample("d", "m", t0 + hour, 7)])
+        try store.checkpoint()
+        let partitions = try FileManager.default.contentsOfDirectory(atPath: dir.path + "/segments").filter { $0.hasPrefix("p\(t0)-") }
+        #expect(partitions.count == 1, "one segment for the closed hour: \(partitions)")
+        let id = try #require(store.seriesID(device: "d", metric: "m"))
+        #expect(try store.raw(id, fromMs: t0, toMs: t0 + hour - 1) == expected, "merged with the last write winning, nothing duplicated")
+        #expect(store.stats.segmentPoints == 61)
+    }
+
     @Test func ringEvictsOldestWholeSegmentsWithinTheBudget() throws {
         let dir = try TemporaryDirectory()
         let store = try open(dir) { $0.maxBytes = 1_048_576; $0.maxAgeMs = nil }
