@@ -31,7 +31,7 @@ public struct GatewayConfiguration: Sendable {
         /// Directory; default `<data_dir>/store`.
         public var directory: String?
         /// Segment time partition.
-        public var partitionMs: Int64 = 3_600_000
+        public var partitionMs: Int64 = 86_400_000
         /// WAL group-commit interval: what a crash can lose.
         public var commitIntervalMs: Int64 = 100
         /// Disk budget for segments.

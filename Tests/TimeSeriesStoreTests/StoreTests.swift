@@ -22,6 +22,7 @@ func sample(_ device: String, _ metric: String, _ t: Int64, _ v: Double) -> Samp
     func open(_ dir: TemporaryDirectory, _ configure: (inout StoreConfiguration) -> Void = { _ in }) throws -> TimeSeriesStore {
         var c = StoreConfiguration(directory: dir.path)
         c.commitInterval = .milliseconds(10)
+        c.partitionMs = hour
         configure(&c)
         return try TimeSeriesStore(configuration: c, logger: quietLogger())
     }
