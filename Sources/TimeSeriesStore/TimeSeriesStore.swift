@@ -385,30 +385,13 @@ public final class TimeSeriesStore: SampleSink, Sendable {
         }
         for rows in groups {
             let sources = try rows.map { try reader(for: $0) }
-            var writer = SegmentWriter(level: configuration.zstdLevel, blockSize: configuration.blockSize)
-            var points: Int64 = 0
-            var tMin = Int64.max
-            var tMax = Int64.min
-            for id in Set(sources.flatMap(\.series)).sorted() {
-                let merged = TimeSeriesStore.merge(try sources.map { try $0.points(for: id) })
-                guard let first = merged.first, let last = merged.last else { continue }
-                writer.append(series: id, points: merged)
-                points += Int64(merged.count)
-                tMin = min(tMin, first.timeMs)
-                tMax = max(tMax, last.timeMs)
-            }
-            let bytes = try writer.finish()
-            let sequence = segmentSequence.wrappingAdd(1, ordering: .relaxed).newValue
-            let partition = rows[0].partitionStart
-            let name = Filenames.segment(partitionStart: partition, sequence: sequence)
-            let dir = configuration.directory + "/" + Filenames.segments
-            try DurableFile.write(bytes, to: dir + "/" + name, temporarySuffix: Filenames.temporarySuffix)
-            var row = StoreCatalog.SegmentRow(id: 0, file: name, partitionStart: partition, tMin: tMin, tMax: tMax, points: points,
-                                              bytes: Int64(bytes.count), series: Int64(writer.seriesCount), state: "active")
-            row.id = try catalog.withLock { try $0.insertSegment(row, nowMs: WallClock.nowMs()) }
-            state.withLock { $0.segments.append(LoadedSegment(row: row)) }
+            let ids = Set(sources.flatMap(\.series)).sorted()
+            guard let merged = try writeSegment(partition: rows[0].partitionStart, series: ids, points: { id in
+                TimeSeriesStore.merge(try sources.map { try $0.points(for: id) })
+            }) else { continue }
+            state.withLock { $0.segments.append(merged) }
             for old in rows { try remove(old) }
-            logger.debug("Partition compacted", metadata: ["segment.path": "\(name)", "segments.merged": "\(rows.count)", "segment.bytes": "\(bytes.count)"])
+            logger.debug("Partition compacted", metadata: ["segment.path": "\(merged.row.file)", "segments.merged": "\(rows.count)"])
         }
     }
 
@@ -422,15 +405,21 @@ public final class TimeSeriesStore: SampleSink, Sendable {
     }
 
     func seal(partition: Int64, chunks: [SeriesID: HeadChunk]) throws -> LoadedSegment? {
+        try writeSegment(partition: partition, series: chunks.keys.sorted()) { chunks[$0]!.resolved() }
+    }
+
+    /// Builds one segment from each series' points (produced one series at a time), writes it durably and
+    /// registers it in the catalog. Nil when there is nothing to write.
+    func writeSegment(partition: Int64, series ids: [SeriesID], points pointsOf: (SeriesID) throws -> [Point]) throws -> LoadedSegment? {
         var writer = SegmentWriter(level: configuration.zstdLevel, blockSize: configuration.blockSize)
         var points: Int64 = 0
         var tMin = Int64.max
         var tMax = Int64.min
-        for id in chunks.keys.sorted() {
-            let resolved = chunks[id]!.resolved()
-            guard let first = resolved.first, let last = resolved.last else { continue }
-            writer.append(series: id, points: resolved)
-            points += Int64(resolved.count)
+        for id in ids {
+            let series = try pointsOf(id)
+            guard let first = series.first, let last = series.last else { continue }
+            writer.append(series: id, points: series)
+            points += Int64(series.count)
             tMin = min(tMin, first.timeMs)
             tMax = max(tMax, last.timeMs)
         }
@@ -441,9 +430,9 @@ public final class TimeSeriesStore: SampleSink, Sendable {
         let dir = configuration.directory + "/" + Filenames.segments
         try DurableFile.write(bytes, to: dir + "/" + name, temporarySuffix: Filenames.temporarySuffix)
         var row = StoreCatalog.SegmentRow(id: 0, file: name, partitionStart: partition, tMin: tMin, tMax: tMax, points: points,
-                                          bytes: Int64(bytes.count), series: Int64(chunks.count), state: "active")
+                                          bytes: Int64(bytes.count), series: Int64(writer.seriesCount), state: "active")
         row.id = try catalog.withLock { try $0.insertSegment(row, nowMs: WallClock.nowMs()) }
-        logger.debug("Segment sealed", metadata: ["segment.path": "\(name)", "segment.points": "\(points)", "segment.bytes": "\(bytes.count)"])
+        logger.debug("Segment written", metadata: ["segment.path": "\(name)", "segment.points": "\(points)", "segment.bytes": "\(bytes.count)"])
         return LoadedSegment(row: row)
     }
 
