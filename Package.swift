@@ -125,7 +125,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GatewayTests",
-            dependencies: ["Gateway", "GatewayCore", "DeviceProfiles", "Catalog", "GatewayTesting"],
+            dependencies: ["Gateway", "GatewayCore", "DeviceProfiles", "Catalog", "GatewayTesting", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

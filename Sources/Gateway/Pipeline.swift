@@ -20,6 +20,7 @@ public final class Pipeline: SampleSink, Sendable {
     private let messageCounter = Counter(label: "gateway_pipeline_messages_total")
     private let deadLetterCounters: [DeadLetter.Reason: Counter]
     private let deadLetterWriteFailures = Counter(label: "gateway_deadletter_write_failures_total")
+    private let sinkFailures = Counter(label: "gateway_pipeline_stage_failures_total")
 
     /// Creates a pipeline over a registry and dead-letter store, forwarding samples to `downstream`.
     public init(registry: DeviceRegistry, deadLetters: DeadLetterStore, downstream: [any SampleSink] = [], logger: Logger) {
@@ -65,7 +66,16 @@ public final class Pipeline: SampleSink, Sendable {
             }
         }
         if !downstream.isEmpty, !batch.samples.isEmpty {
-            for sink in downstream { try await sink.accept(batch) }
+            for sink in downstream {
+                // A failing stage (the store's disk full) must not stop ingest or the other stages: count it, log it.
+                do {
+                    try await sink.accept(batch)
+                } catch {
+                    sinkFailures.increment(by: Int64(batch.samples.count))
+                    counters.sinkFailures.add(batch.samples.count, ordering: .relaxed)
+                    logger.error("A pipeline stage refused a batch", metadata: ["stage": "\(type(of: sink))", "samples": "\(batch.samples.count)", "error": "\(error)"])
+                }
+            }
         }
     }
 }
@@ -82,6 +92,8 @@ public struct PipelineStats: Sendable, Hashable {
     public var deadLettersEvicted: Int
     /// Dead letters that could not be written.
     public var deadLetterWriteFailures: Int
+    /// Samples a downstream stage (store, alerts) refused.
+    public var stageFailures: Int
 
     /// All dead letters.
     public var deadLetterTotal: Int { deadLetters.values.reduce(0, +) }
@@ -92,6 +104,7 @@ final class PipelineCounters: Sendable {
     let samples = Atomic<Int>(0)
     let deadLettersEvicted = Atomic<Int>(0)
     let deadLetterWriteFailures = Atomic<Int>(0)
+    let sinkFailures = Atomic<Int>(0)
     private let byReason = Mutex<[DeadLetter.Reason: Int]>([:])
 
     func count(reason: DeadLetter.Reason) {
@@ -101,6 +114,7 @@ final class PipelineCounters: Sendable {
     func snapshot() -> PipelineStats {
         PipelineStats(
             messages: messages.load(ordering: .relaxed), samples: samples.load(ordering: .relaxed), deadLetters: byReason.withLock { $0 },
-            deadLettersEvicted: deadLettersEvicted.load(ordering: .relaxed), deadLetterWriteFailures: deadLetterWriteFailures.load(ordering: .relaxed))
+            deadLettersEvicted: deadLettersEvicted.load(ordering: .relaxed), deadLetterWriteFailures: deadLetterWriteFailures.load(ordering: .relaxed),
+            stageFailures: sinkFailures.load(ordering: .relaxed))
     }
 }

@@ -517,8 +517,27 @@ public final class TimeSeriesStore: SampleSink, Sendable {
         }
     }
 
+    /// Runs a read again when a segment it listed was retired meanwhile (compacted or evicted): compaction
+    /// registers the merged segment before removing the pieces, so the next attempt finds the data there.
+    func retryingRetired<T>(_ body: () throws -> T) throws -> T {
+        var attempt = 0
+        while true {
+            do {
+                return try body()
+            } catch StoreError.missingSegment(let file) {
+                let stillActive = state.withLock { $0.segments.contains { $0.row.file == file } }
+                attempt += 1
+                if stillActive || attempt >= 5 { throw StoreError.missingSegment(file) }
+            }
+        }
+    }
+
     /// Raw points of a series in [fromMs, toMs], sorted, one per time (the last write wins).
     public func raw(_ id: SeriesID, fromMs: Int64, toMs: Int64) throws -> [Point] {
+        try retryingRetired { try rawOnce(id, fromMs: fromMs, toMs: toMs) }
+    }
+
+    func rawOnce(_ id: SeriesID, fromMs: Int64, toMs: Int64) throws -> [Point] {
         let (segments, memory) = sources(id, from: fromMs, to: toMs)
         var runs: [[Point]] = []
         for row in segments {
@@ -551,6 +570,10 @@ public final class TimeSeriesStore: SampleSink, Sendable {
     /// other source overlapping it, is answered from its footer statistics without decompressing.
     public func downsample(_ id: SeriesID, fromMs: Int64, toMs: Int64, stepMs: Int64) throws -> [Bucket] {
         precondition(stepMs > 0, "stepMs must be positive")
+        return try retryingRetired { try downsampleOnce(id, fromMs: fromMs, toMs: toMs, stepMs: stepMs) }
+    }
+
+    func downsampleOnce(_ id: SeriesID, fromMs: Int64, toMs: Int64, stepMs: Int64) throws -> [Bucket] {
         let (segments, memory) = sources(id, from: fromMs, to: toMs - 1)
         var buckets: [Int64: Bucket] = [:]
         func bucketStart(_ t: Int64) -> Int64 { fromMs + ((t - fromMs) / stepMs) * stepMs }
@@ -594,6 +617,10 @@ public final class TimeSeriesStore: SampleSink, Sendable {
 
     /// The latest point of a series.
     public func last(_ id: SeriesID) throws -> Point? {
+        try retryingRetired { try lastOnce(id) }
+    }
+
+    func lastOnce(_ id: SeriesID) throws -> Point? {
         let (segments, memory) = sources(id, from: .min, to: .max)
         var best: Point?
         for chunk in memory {

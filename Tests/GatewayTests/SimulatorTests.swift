@@ -1,7 +1,9 @@
+import Catalog
 import DeviceProfiles
 import Foundation
 import Gateway
 import GatewayCore
+import Logging
 import Testing
 
 /// The city simulator against the shipped profiles: what it generates must decode (or dead-letter) exactly as
@@ -439,5 +441,32 @@ import Testing
             if let s = Self.decoded(msg, set)["connector_status"] { statuses.append(s) }
         }
         #expect(statuses.contains(1) && statuses.contains(2) && statuses.contains(5) && statuses.contains(0), "\(statuses)")
+    }
+}
+
+/// A failing downstream stage is counted and ingest goes on.
+@Suite struct PipelineTests {
+    struct FailingSink: SampleSink {
+        func accept(_ batch: SampleBatch) async throws { throw CocoaError(.fileWriteOutOfSpace) }
+    }
+
+    @Test func aFailingStageDoesNotStopThePipeline() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pipeline-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var logger = Logger(label: "t")
+        logger.logLevel = .critical
+        let registry = try DeviceRegistry(path: dir + "/catalog.db", logger: logger)
+        let letters = try DeadLetterStore(path: dir + "/catalog.db", logger: logger)
+        let pipeline = Pipeline(registry: registry, deadLetters: letters, downstream: [FailingSink()], logger: logger)
+        var batch = SampleBatch()
+        batch.samples = [Sample(device: "d", metric: "m", receiveTimeMs: 1, value: 1)]
+        batch.statuses = [DeviceStatus(device: "d", profileID: "p", profileVersion: 1, family: "neuron", reportIntervalSeconds: 60, seenMs: 1)]
+        batch.messageCount = 1
+        try await pipeline.accept(batch)
+        try await pipeline.accept(batch)
+        #expect(pipeline.stats.stageFailures == 2)
+        #expect(pipeline.stats.samples == 2, "the batches were still counted and the registry updated")
+        #expect(registry.device(id: "d") != nil)
     }
 }

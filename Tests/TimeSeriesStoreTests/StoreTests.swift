@@ -120,6 +120,28 @@ func sample(_ device: String, _ metric: String, _ t: Int64, _ v: Double) -> Samp
         #expect(store.stats.segmentPoints == 61)
     }
 
+    @Test func queriesKeepAnsweringWhileCheckpointsAndCompactionsReplaceSegments() async throws {
+        let dir = try TemporaryDirectory()
+        // A one-entry reader cache makes every query open segment files, where the race with compaction lies.
+        let store = try open(dir) { $0.sealGraceMs = 0; $0.maxHeadPoints = 200; $0.readerCacheBytes = 1 }
+        try store.append([sample("d", "m", t0, 0)])
+        let id = try #require(store.seriesID(device: "d", metric: "m"))
+        let writer = Task.detached {
+            for i in 1..<6_000 { try store.append([sample("d", "m", t0 + Int64(i) * 20_000, Double(i))]) }
+        }
+        var answers = 0
+        while !writer.isCancelled {
+            let points = try store.raw(id, fromMs: t0, toMs: .max)
+            #expect(points.first == Point(timeMs: t0, value: 0), "the oldest point is always there")
+            answers += 1
+            if store.stats.acceptedPoints >= 6_000 { break }
+        }
+        try await writer.value
+        try store.checkpoint()
+        #expect(try store.raw(id, fromMs: t0, toMs: .max).count == 6_000)
+        #expect(answers > 0)
+    }
+
     @Test func ringEvictsOldestWholeSegmentsWithinTheBudget() throws {
         let dir = try TemporaryDirectory()
         let store = try open(dir) { $0.maxBytes = 1_048_576; $0.maxAgeMs = nil }
