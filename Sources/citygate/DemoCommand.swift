@@ -50,21 +50,27 @@ struct DemoCommand: AsyncParsableCommand {
         out("gateway: \(simulator.deviceCount) simulated devices over \(simulator.models.count) models, reporting \(Int(speed))× faster than real; catalog in \(dataDir)/\n")
         out("inspect while it runs: citygate devices / citygate deadletter list  (with CITYGATE_DATA_DIR=\(dataDir))\n\n")
         let summary = SummaryService(runtime: runtime, simulator: publisher) { out($0) }
-        var extra: [any Service] = [publisher, summary]
-        if duration > 0 { extra.append(StopAfter(seconds: duration)) }
-        try await runtime.run(extra: extra)
+        let group = runtime.serviceGroup(extra: [publisher, summary], signals: true)
+        try await runGroup(group, for: duration)
         let s = runtime.pipeline.stats
         out("\nstopped: \(s.messages) messages, \(s.samples) samples, \(runtime.registry.count) devices, \(s.deadLetterTotal) dead letters\n")
     }
 }
 
-/// Ends the group after a fixed time (for `--duration`).
-struct StopAfter: Service {
-    let seconds: Int
-    func run() async throws {
-        try? await Task.sleep(for: .seconds(seconds))
-        if !Task.isShuttingDownGracefully { throw CancellationError() }
-        try await gracefulShutdown()
+/// Runs a service group, and with a duration, shuts it down gracefully when the time is up: in reverse order,
+/// exactly as SIGTERM would (the summary and simulator stop, ingest drains into the store, the store commits, the
+/// registry flushes).
+func runGroup(_ group: ServiceGroup, for seconds: Int) async throws {
+    try await withThrowingTaskGroup(of: Void.self) { tasks in
+        tasks.addTask { try await group.run() }
+        if seconds > 0 {
+            tasks.addTask {
+                try? await Task.sleep(for: .seconds(seconds))
+                await group.triggerGracefulShutdown()
+            }
+        }
+        try await tasks.next()
+        tasks.cancelAll()
     }
 }
 
@@ -83,10 +89,8 @@ struct SimulateCommand: AsyncParsableCommand {
         var simulator = CitySimulator(devicesPerModel: devicesPerModel, seed: seed)
         simulator.intervalScale = 1 / speed
         let publisher = try SimulatorService(simulator: simulator, host: host, port: port, logger: logger)
-        var services: [any Service] = [publisher]
-        if duration > 0 { services.append(StopAfter(seconds: duration)) }
-        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        let group = ServiceGroup(configuration: .init(services: [.init(service: publisher)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await runGroup(group, for: duration)
         let s = publisher.stats
         out("published \(s.published) (\(s.anomalies) anomalies, \(s.malformed) malformed), \(s.failed) failed\n")
     }
