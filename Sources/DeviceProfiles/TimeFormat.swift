@@ -124,7 +124,7 @@ public enum TimeFormat: Sendable, Hashable {
     }
 
     /// `2025-04-23T16:49:54.206Z`, `2024-08-28T22:49:41+08:00`, `2024-08-28 22:49:41`.
-    static func parseISO8601(_ text: String, defaultOffset: Int) -> Int64? {
+    public static func parseISO8601(_ text: String, defaultOffset: Int) -> Int64? {
         let b = Array(text.utf8)
         func num(_ from: Int, _ count: Int) -> Int? {
             guard from + count <= b.count else { return nil }

@@ -1,3 +1,4 @@
+import DeviceProfiles
 import Foundation
 import GatewayCore
 
@@ -465,28 +466,8 @@ public struct CityWorkload: Sendable {
         return 15
     }
 
-    /// `YYYY-MM-DD HH:MM:SS` (UTC) → Unix ms.
+    /// `YYYY-MM-DD HH:MM:SS` (UTC) → Unix ms, with the profile language's ISO-8601 parser.
     static func parseTimestamp(_ s: ArraySlice<UInt8>) -> Int64? {
-        let b = Array(s)
-        guard b.count == 19, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-"), b[10] == UInt8(ascii: " "),
-              b[13] == UInt8(ascii: ":"), b[16] == UInt8(ascii: ":") else { return nil }
-        func num(_ r: Range<Int>) -> Int64? {
-            var v: Int64 = 0
-            for i in r {
-                guard b[i] >= UInt8(ascii: "0") && b[i] <= UInt8(ascii: "9") else { return nil }
-                v = v * 10 + Int64(b[i] - UInt8(ascii: "0"))
-            }
-            return v
-        }
-        guard let y = num(0..<4), let mo = num(5..<7), let d = num(8..<10), let h = num(11..<13), let mi = num(14..<16),
-              let sec = num(17..<19), (1...12).contains(mo), (1...31).contains(d), h < 24, mi < 60, sec < 61 else { return nil }
-        // Days from civil (H. Hinnant).
-        let yy = mo <= 2 ? y - 1 : y
-        let era = (yy >= 0 ? yy : yy - 399) / 400
-        let yoe = yy - era * 400
-        let doy = (153 * (mo > 2 ? mo - 3 : mo + 9) + 2) / 5 + d - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        let days = era * 146_097 + doe - 719_468
-        return ((days * 24 + h) * 60 + mi) * 60_000 + sec * 1000
+        TimeFormat.parseISO8601(String(decoding: s, as: UTF8.self), defaultOffset: 0)
     }
 }

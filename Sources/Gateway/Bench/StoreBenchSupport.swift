@@ -136,15 +136,3 @@ public enum StoreBenchSupport {
     public static func grouped(_ v: Int) -> String { grouped(Int64(v)) }
 }
 
-/// SplitMix64: a small deterministic generator for the benchmark's random choices.
-struct StoreBenchRNG: RandomNumberGenerator, Sendable {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -159,7 +159,7 @@ public struct StoreBenchmark: Sendable {
     /// `raw` over the same windows.
     public static func queries(_ store: TimeSeriesStore, workload w: CityWorkload, count: Int, seed: UInt64) throws -> QueryResult {
         let day: Int64 = 86_400_000
-        var rng = StoreBenchRNG(seed: seed ^ 0x5155_4552_5900)
+        var rng = SimRNG(seed ^ 0x5155_4552_5900)
         var plan: [(SeriesID, Int64)] = []
         for _ in 0..<count {
             let s = Int(rng.next() % UInt64(w.seriesCount))

@@ -7,7 +7,7 @@ import Foundation
 // MARK: - randomness
 
 /// Deterministic mixing and a SplitMix64 generator. Never `Hasher` (randomly seeded per process).
-struct SimRNG {
+struct SimRNG: RandomNumberGenerator, Sendable {
     var state: UInt64
 
     init(_ seed: UInt64) { state = seed }
