@@ -1,3 +1,4 @@
+import Catalog
 import DeviceProfiles
 import Foundation
 import Mosquitto
@@ -140,6 +141,12 @@ public struct GatewayConfiguration: Sendable {
                 initialDelay: .milliseconds(Int64(mqtt.reconnectInitialSeconds * 1000)), maxDelay: .milliseconds(Int64(mqtt.reconnectMaxSeconds * 1000)),
                 jitterFraction: mqtt.reconnectJitter),
             receiveMaximum: mqtt.receiveMaximum)
+    }
+
+    /// The device registry's settings derived from these.
+    public var registryConfiguration: DeviceRegistry.Configuration {
+        .init(graceFactor: registry.offlineGraceFactor, minimumOfflineSeconds: registry.offlineMinimumSeconds,
+              defaultReportIntervalSeconds: registry.defaultReportIntervalSeconds)
     }
 
     /// Decode limits derived from the settings.

@@ -42,11 +42,7 @@ public final class GatewayRuntime: Sendable {
         guard !set.profiles.isEmpty else { throw GatewayError.profiles("no profiles found in \(configuration.profilesDirectory)") }
         decoder = ReloadableDecoder(set)
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
-        registry = try DeviceRegistry(
-            path: configuration.catalogPath,
-            configuration: .init(graceFactor: configuration.registry.offlineGraceFactor, minimumOfflineSeconds: configuration.registry.offlineMinimumSeconds,
-                                 defaultReportIntervalSeconds: configuration.registry.defaultReportIntervalSeconds),
-            logger: logger)
+        registry = try DeviceRegistry(path: configuration.catalogPath, configuration: configuration.registryConfiguration, logger: logger)
         deadLetters = try DeadLetterStore(path: configuration.catalogPath, maxRows: configuration.deadLetters.maxRows, logger: logger)
         if configuration.store.enabled {
             var sc = StoreConfiguration(directory: configuration.storeDirectory)

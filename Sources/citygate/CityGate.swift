@@ -43,6 +43,14 @@ func bootstrapLogging(level: String) -> Logger {
     return logger
 }
 
+/// A logger for the inspection commands (devices, deadletter, query, export): problems only, no bootstrap, so
+/// their output stays the table the operator asked for.
+func quietLogger() -> Logger {
+    var logger = Logger(label: "citygate")
+    logger.logLevel = .warning
+    return logger
+}
+
 /// Writes to standard output without buffering surprises.
 func out(_ text: String) {
     FileHandle.standardOutput.write(Data(text.utf8))

@@ -20,8 +20,7 @@ struct DeadLetterCommand: AsyncParsableCommand {
 
         func run() async throws {
             let config = try options.load()
-            var logger = Logger(label: "citygate")
-            logger.logLevel = .warning
+            let logger = quietLogger()
             let store = try DeadLetterStore(path: config.catalogPath, maxRows: config.deadLetters.maxRows, logger: logger)
             let r = try reason.map { (text: String) throws -> DeadLetter.Reason in
                 guard let v = DeadLetter.Reason(rawValue: text) else { throw ValidationError("unknown reason '\(text)'") }
@@ -44,11 +43,10 @@ struct DeadLetterCommand: AsyncParsableCommand {
 
         func run() async throws {
             let config = try options.load()
-            var logger = Logger(label: "citygate")
-            logger.logLevel = .warning
+            let logger = quietLogger()
             let profiles = try ProfileSet.load(directory: config.profilesDirectory, limits: config.decodeLimits, maxPayloadBytes: config.ingest.maxPayloadBytes)
             let store = try DeadLetterStore(path: config.catalogPath, maxRows: config.deadLetters.maxRows, logger: logger)
-            let registry = try DeviceRegistry(path: config.catalogPath, logger: logger)
+            let registry = try DeviceRegistry(path: config.catalogPath, configuration: config.registryConfiguration, logger: logger)
             let pipeline = Pipeline(registry: registry, deadLetters: store, logger: logger)
             let report = try await DeadLetterTool.replay(store: store, profiles: profiles, ids: ids, limit: limit, sink: pipeline)
             _ = try registry.flush()

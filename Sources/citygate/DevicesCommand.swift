@@ -13,11 +13,7 @@ struct DevicesCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try options.load()
-        var logger = Logger(label: "citygate")
-        logger.logLevel = .warning
-        let registry = try DeviceRegistry(path: config.catalogPath, configuration: .init(
-            graceFactor: config.registry.offlineGraceFactor, minimumOfflineSeconds: config.registry.offlineMinimumSeconds,
-            defaultReportIntervalSeconds: config.registry.defaultReportIntervalSeconds), logger: logger)
+        let registry = try DeviceRegistry(path: config.catalogPath, configuration: config.registryConfiguration, logger: quietLogger())
         _ = registry.sweep(nowMs: WallClock.nowMs())
         var rows: [[String]] = [["DEVICE", "PROFILE", "FAMILY", "STATE", "LAST SEEN", "BATTERY", "RSRP", "SINR", "CSQ", "MESSAGES"]]
         let devices = registry.devices().filter { !offline || $0.state == .offline }.sorted { $0.lastSeenMs > $1.lastSeenMs }

@@ -21,9 +21,7 @@ func parseTime(_ text: String, now: Int64 = WallClock.nowMs()) throws -> Int64 {
 
 func openStoreReadOnly(_ options: ConfigOptions) throws -> TimeSeriesStore {
     let config = try options.load()
-    var logger = Logger(label: "citygate")
-    logger.logLevel = .error
-    return try TimeSeriesStore(configuration: StoreConfiguration(directory: config.storeDirectory), logger: logger, readOnly: true)
+    return try TimeSeriesStore(configuration: StoreConfiguration(directory: config.storeDirectory), logger: quietLogger(), readOnly: true)
 }
 
 struct QueryCommand: AsyncParsableCommand {
