@@ -21,6 +21,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.20.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.25.0"),
     ],
     targets: [
         // C libraries (Debian -dev packages, found through pkg-config) and their thin Swift wrappers.
@@ -56,7 +61,62 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Streaming anomaly detectors and the NAB scorer: pure computation, no dependencies.
+        .target(name: "Anomaly", swiftSettings: swiftSettings),
+
+        // Alert rules, lifecycle and delivery (MQTT, signed webhooks, live feed).
+        .target(
+            name: "Alerts",
+            dependencies: [
+                "GatewayCore", "DeviceProfiles", "Anomaly", "SQLite", "Mosquitto",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // Rollups, the durable outbox and the upstream sinks (HTTP line protocol, MQTT).
+        .target(
+            name: "Forwarder",
+            dependencies: [
+                "GatewayCore", "SQLite", "Mosquitto",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // Transports.
+        .target(
+            name: "CoAPIngest",
+            dependencies: [
+                "GatewayCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "PushIngest",
+            dependencies: [
+                "GatewayCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "MQTTIngest",
             dependencies: [
@@ -73,6 +133,8 @@ let package = Package(
             name: "Gateway",
             dependencies: [
                 "GatewayCore", "DeviceProfiles", "Catalog", "MQTTIngest", "Mosquitto", "TimeSeriesStore",
+                "Anomaly", "Alerts", "Forwarder", "CoAPIngest", "PushIngest",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -84,7 +146,8 @@ let package = Package(
         .executableTarget(
             name: "citygate",
             dependencies: [
-                "Gateway", "GatewayCore", "DeviceProfiles", "Catalog", "TimeSeriesStore",
+                "Gateway", "GatewayCore", "DeviceProfiles", "Catalog", "TimeSeriesStore", "Anomaly", "Alerts", "Forwarder",
+                "CoAPIngest", "PushIngest",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -99,6 +162,37 @@ let package = Package(
         .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore"], swiftSettings: swiftSettings),
         .testTarget(name: "DeviceProfilesTests", dependencies: ["DeviceProfiles", "GatewayCore"], swiftSettings: swiftSettings),
         .testTarget(name: "MosquittoTests", dependencies: ["Mosquitto", "GatewayTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "AnomalyTests", dependencies: ["Anomaly"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "AlertsTests",
+            dependencies: ["Alerts", "Anomaly", "GatewayCore", "GatewayTesting", "Mosquitto", "SQLite", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ForwarderTests",
+            dependencies: ["Forwarder", "GatewayCore", "GatewayTesting", "Mosquitto", "SQLite", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CoAPIngestTests",
+            dependencies: [
+                "CoAPIngest", "GatewayCore", "GatewayTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PushIngestTests",
+            dependencies: [
+                "PushIngest", "GatewayCore", "GatewayTesting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd"], swiftSettings: swiftSettings),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"], swiftSettings: swiftSettings),
         // The child process the WAL crash test SIGKILLs.
@@ -132,6 +226,8 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "Gateway", "GatewayCore", "DeviceProfiles", "Catalog", "MQTTIngest", "Mosquitto", "GatewayTesting", "TimeSeriesStore",
+                "Alerts", "Forwarder", "CoAPIngest", "PushIngest",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

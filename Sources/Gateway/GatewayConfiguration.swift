@@ -24,6 +24,14 @@ public struct GatewayConfiguration: Sendable {
     public var deadLetters = DeadLetters()
     /// The time-series store.
     public var store = Store()
+    /// The alert engine (GatewayConfiguration+Alerts.swift).
+    public var alerts = Alerts()
+    /// The uplink to the province platform (GatewayConfiguration+Forwarder.swift).
+    public var forwarder = Forwarder()
+    /// CoAP and raw UDP ingest (GatewayConfiguration+CoAP.swift).
+    public var coap = CoAP()
+    /// The HTTP server: carrier push, API, live feeds (GatewayConfiguration+HTTP.swift).
+    public var http = HTTP()
 
     /// The time-series store's settings.
     public struct Store: Sendable {
@@ -238,8 +246,12 @@ extension GatewayConfiguration {
                     default: throw r.error(kn, "unknown key 'dead_letters.\(k)'; known: max_rows")
                     }
                 }
+            case "alerts": try parseAlerts(value, into: &c.alerts, r)
+            case "forwarder": try parseForwarder(value, into: &c.forwarder, r)
+            case "coap": try parseCoAP(value, into: &c.coap, r)
+            case "http": try parseHTTP(value, into: &c.http, r)
             default:
-                throw r.error(keyNode, "unknown key '\(key)'; known: data_dir, profiles_dir, log_level, mqtt, ingest, registry, dead_letters, store")
+                throw r.error(keyNode, "unknown key '\(key)'; known: data_dir, profiles_dir, log_level, mqtt, ingest, registry, dead_letters, store, alerts, forwarder, coap, http")
             }
         }
         return c

@@ -26,6 +26,8 @@ public final class GatewayRuntime: Sendable {
     public let mqtt: MQTTIngestService?
     /// The time-series store, when enabled.
     public let store: TimeSeriesStore?
+    /// What transports that acknowledge after storage (CoAP CON, carrier push) hand their messages to.
+    public let durableIngest: DurableIngestor
     private let logger: Logger
 
     /// Builds the gateway. Fails, with every error listed, when profiles or the catalog cannot be loaded.
@@ -55,6 +57,7 @@ public final class GatewayRuntime: Sendable {
             store = nil
         }
         pipeline = Pipeline(registry: registry, deadLetters: deadLetters, downstream: (store.map { [$0] } ?? []) + downstream, logger: logger)
+        durableIngest = DurableIngestor(decoder: decoder, pipeline: pipeline, store: store, storeStage: store == nil ? nil : 0, logger: logger)
         if configuration.mqtt.enabled {
             let ingest = MQTTIngestConfiguration(
                 client: configuration.mqttClient, subscriptions: configuration.subscriptions(for: set),

@@ -40,6 +40,14 @@ public final class Pipeline: SampleSink, Sendable {
 
     /// Takes one batch: registry, dead letters, then downstream sinks.
     public func accept(_ batch: SampleBatch) async throws {
+        _ = await process(batch)
+    }
+
+    /// Takes one batch like `accept`, and says which downstream stages refused it (by index in `downstream`), so a
+    /// transport that acknowledges after storage can refuse in turn.
+    @discardableResult
+    public func process(_ batch: SampleBatch) async -> [Int] {
+        var failed: [Int] = []
         counters.messages.add(batch.messageCount, ordering: .relaxed)
         counters.samples.add(batch.samples.count, ordering: .relaxed)
         messageCounter.increment(by: Int64(batch.messageCount))
@@ -66,17 +74,19 @@ public final class Pipeline: SampleSink, Sendable {
             }
         }
         if !downstream.isEmpty, !batch.samples.isEmpty {
-            for sink in downstream {
+            for (index, sink) in downstream.enumerated() {
                 // A failing stage (the store's disk full) must not stop ingest or the other stages: count it, log it.
                 do {
                     try await sink.accept(batch)
                 } catch {
+                    failed.append(index)
                     sinkFailures.increment(by: Int64(batch.samples.count))
                     counters.sinkFailures.add(batch.samples.count, ordering: .relaxed)
                     logger.error("A pipeline stage refused a batch", metadata: ["stage": "\(type(of: sink))", "samples": "\(batch.samples.count)", "error": "\(error)"])
                 }
             }
         }
+        return failed
     }
 }
 

@@ -314,6 +314,13 @@ public final class TimeSeriesStore: SampleSink, Sendable {
     /// acknowledge).
     public func commit() throws { try wal?.commit() }
 
+    /// Suspends, without blocking a thread, until everything appended before the call is durable: after the WAL's
+    /// next group commit (`force: true` starts it at once). Throws the WAL's error, or `readOnly`.
+    public func waitUntilDurable(force: Bool = false) async throws {
+        guard let wal else { throw StoreError.readOnly }
+        try await wal.waitUntilDurable(force: force)
+    }
+
     func scheduleCheckpoint() {
         sealQueue.async { [self] in
             do {

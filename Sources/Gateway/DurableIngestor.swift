@@ -1,0 +1,64 @@
+import GatewayCore
+import Logging
+import TimeSeriesStore
+
+/// `DurableIngest` over the gateway's decoder, pipeline and store: what CoAP CON and carrier push acknowledge on.
+///
+/// One call decodes its messages into one batch, hands it to the pipeline, then waits for the WAL's next group
+/// commit, so concurrent callers share an fsync. Without a store (disabled) the data is as durable as the
+/// pipeline makes it, and the call returns once the pipeline has it.
+public struct DurableIngestor: DurableIngest {
+    let decoder: any MessageDecoder
+    let pipeline: Pipeline
+    let store: TimeSeriesStore?
+    /// The store's index in the pipeline's downstream list.
+    let storeStage: Int?
+    let logger: Logger
+
+    /// Creates the ingestor; `storeStage` is the store's index among the pipeline's downstream sinks.
+    public init(decoder: any MessageDecoder, pipeline: Pipeline, store: TimeSeriesStore?, storeStage: Int?, logger: Logger) {
+        self.decoder = decoder
+        self.pipeline = pipeline
+        self.store = store
+        self.storeStage = storeStage
+        self.logger = logger
+    }
+
+    /// Decodes, stores and waits for durability; see `DurableIngest`.
+    public func ingest(_ messages: [RawMessage]) async -> [IngestOutcome] {
+        var batch = SampleBatch(reservingCapacity: messages.count * 4)
+        var outcomes: [IngestOutcome] = []
+        outcomes.reserveCapacity(messages.count)
+        for message in messages {
+            let samplesBefore = batch.samples.count
+            let lettersBefore = batch.deadLetters.count
+            decoder.decode(message, into: &batch)
+            if batch.deadLetters.count > lettersBefore, let letter = batch.deadLetters.last {
+                outcomes.append(.rejected(letter.reason, letter.error))
+            } else {
+                outcomes.append(.stored(samples: batch.samples.count - samplesBefore))
+            }
+        }
+        batch.messageCount = messages.count
+        let failed = await pipeline.process(batch)
+        if let storeStage, failed.contains(storeStage) {
+            return outcomes.map { $0.isStoredWithSamples ? .unavailable("the store refused the write") : $0 }
+        }
+        if let store, !batch.samples.isEmpty {
+            do {
+                try await store.waitUntilDurable()
+            } catch {
+                logger.warning("Durable ingest could not confirm the write", metadata: ["error": "\(error)"])
+                return outcomes.map { $0.isStoredWithSamples ? .unavailable("the write-ahead log failed: \(error)") : $0 }
+            }
+        }
+        return outcomes
+    }
+}
+
+extension IngestOutcome {
+    var isStoredWithSamples: Bool {
+        if case .stored(let n) = self { return n > 0 }
+        return false
+    }
+}

@@ -1,0 +1,6 @@
+import Alerts
+import Testing
+
+@Test func AlertsModuleLinks() {
+    #expect("\(Alerts.self)" == "Alerts")
+}

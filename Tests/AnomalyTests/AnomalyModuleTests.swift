@@ -1,0 +1,6 @@
+import Anomaly
+import Testing
+
+@Test func AnomalyModuleLinks() {
+    #expect("\(Anomaly.self)" == "Anomaly")
+}

@@ -1,0 +1,6 @@
+import CoAPIngest
+import Testing
+
+@Test func CoAPIngestModuleLinks() {
+    #expect("\(CoAPIngest.self)" == "CoAPIngest")
+}

@@ -1,0 +1,6 @@
+import Forwarder
+import Testing
+
+@Test func ForwarderModuleLinks() {
+    #expect("\(Forwarder.self)" == "Forwarder")
+}

@@ -1,0 +1,6 @@
+import PushIngest
+import Testing
+
+@Test func PushIngestModuleLinks() {
+    #expect("\(PushIngest.self)" == "PushIngest")
+}
