@@ -56,6 +56,13 @@ public struct DurableIngestor: DurableIngest {
     }
 }
 
+extension DurableIngestor {
+    /// Stores a dead letter the transport produced itself (the pipeline counts it by reason).
+    public func deadLetter(_ letter: DeadLetter) async -> Bool {
+        pipeline.storeDeadLetters([letter])
+    }
+}
+
 extension IngestOutcome {
     var isStoredWithSamples: Bool {
         if case .stored(let n) = self { return n > 0 }

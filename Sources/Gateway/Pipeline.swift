@@ -57,22 +57,7 @@ public final class Pipeline: SampleSink, Sendable {
                 logger.debug("Device back online", metadata: ["device.id": "\(change.device)"])
             }
         }
-        if !batch.deadLetters.isEmpty {
-            for letter in batch.deadLetters {
-                deadLetterCounters[letter.reason]?.increment()
-                counters.count(reason: letter.reason)
-                logger.trace("Payload rejected", metadata: ["mqtt.topic": "\(letter.message.topic)", "reason": "\(letter.reason.rawValue)", "error": "\(letter.error)"])
-            }
-            do {
-                let result = try deadLetters.append(batch.deadLetters)
-                if result.evicted > 0 { counters.deadLettersEvicted.add(result.evicted, ordering: .relaxed) }
-            } catch {
-                // The catalog is unwritable (disk full?): count it loudly; the samples still go on.
-                deadLetterWriteFailures.increment(by: Int64(batch.deadLetters.count))
-                counters.deadLetterWriteFailures.add(batch.deadLetters.count, ordering: .relaxed)
-                logger.error("Dead letters could not be stored", metadata: ["count": "\(batch.deadLetters.count)", "error": "\(error)"])
-            }
-        }
+        if !batch.deadLetters.isEmpty { storeDeadLetters(batch.deadLetters) }
         if !downstream.isEmpty, !batch.samples.isEmpty {
             for (index, sink) in downstream.enumerated() {
                 // A failing stage (the store's disk full) must not stop ingest or the other stages: count it, log it.
@@ -87,6 +72,30 @@ public final class Pipeline: SampleSink, Sendable {
             }
         }
         return failed
+    }
+}
+
+extension Pipeline {
+    /// Counts and stores dead letters; false when the catalog could not take them (they are counted as write
+    /// failures and logged).
+    @discardableResult
+    public func storeDeadLetters(_ letters: [DeadLetter]) -> Bool {
+        for letter in letters {
+            deadLetterCounters[letter.reason]?.increment()
+            counters.count(reason: letter.reason)
+            logger.trace("Payload rejected", metadata: ["mqtt.topic": "\(letter.message.topic)", "reason": "\(letter.reason.rawValue)", "error": "\(letter.error)"])
+        }
+        do {
+            let result = try deadLetters.append(letters)
+            if result.evicted > 0 { counters.deadLettersEvicted.add(result.evicted, ordering: .relaxed) }
+            return true
+        } catch {
+            // The catalog is unwritable (disk full?): count it loudly; the samples still go on.
+            deadLetterWriteFailures.increment(by: Int64(letters.count))
+            counters.deadLetterWriteFailures.add(letters.count, ordering: .relaxed)
+            logger.error("Dead letters could not be stored", metadata: ["count": "\(letters.count)", "error": "\(error)"])
+            return false
+        }
     }
 }
 

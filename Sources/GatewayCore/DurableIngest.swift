@@ -8,6 +8,10 @@ public protocol DurableIngest: Sendable {
     /// Decodes and stores `messages`; returns one outcome per message, in order, after the stored samples are
     /// durable. Never throws: a failure is an outcome the transport turns into its own error reply.
     func ingest(_ messages: [RawMessage]) async -> [IngestOutcome]
+
+    /// Keeps a message the transport itself could not make sense of (an envelope that does not parse, an unknown
+    /// push type) as a dead letter, with the raw bytes, so nothing is lost. Returns false if it could not be stored.
+    func deadLetter(_ letter: DeadLetter) async -> Bool
 }
 
 /// What became of one message handed to `DurableIngest`.
