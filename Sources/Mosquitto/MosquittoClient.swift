@@ -71,18 +71,21 @@ public final class MosquittoClient: @unchecked Sendable {
     ///   - configuration: broker, identity, credentials, TLS, session and reconnect policy.
     ///   - subscriptions: filters subscribed on every connect; more can be added with `subscribe(_:)`.
     ///   - onMessage: called on the network thread for every message, synchronously. Copy and return.
+    ///   - onPublished: called on the network thread with the message id (as `publish` returned it) of every
+    ///     QoS 1/2 message the broker acknowledged; QoS 0 messages report when written. Keep it short.
     /// - Throws: `MosquittoError` with kind `.invalid` for a bad configuration (keepalive below 5 s, missing
     ///   client ID with a persistent session, unreadable CA file, port out of range).
     public init(
         configuration: MQTTClientConfiguration,
         subscriptions: [MQTTSubscription] = [],
-        onMessage: @escaping @Sendable (MQTTMessage) -> Void
+        onMessage: @escaping @Sendable (MQTTMessage) -> Void = { _ in },
+        onPublished: (@Sendable (Int) -> Void)? = nil
     ) throws(MosquittoError) {
         try MosquittoLibrary.ensureInitialized()
         let (stream, continuation) = AsyncStream.makeStream(of: MQTTEvent.self, bufferingPolicy: .bufferingNewest(256))
         let core = MosquittoClientCore(
             protocolVersion: configuration.protocolVersion, subscriptions: subscriptions, onMessage: onMessage,
-            eventContinuation: continuation
+            onPublished: onPublished, eventContinuation: continuation
         )
         do {
             self.handle = try Self.makeHandle(configuration: configuration, core: core)

@@ -93,13 +93,17 @@ final class MosquittoClientCore: Sendable {
     let publishesQueued = Atomic<Int>(0)
     /// `on_publish` callbacks: QoS 0 written to the socket, QoS 1 PUBACK, QoS 2 PUBCOMP.
     let publishesCompleted = Atomic<Int>(0)
+    /// Told the message id of every completed QoS 1/2 publish (PUBACK/PUBCOMP received), on the network thread.
+    let onPublished: (@Sendable (Int) -> Void)?
 
     init(
         protocolVersion: MQTTClientConfiguration.ProtocolVersion,
         subscriptions: [MQTTSubscription],
         onMessage: @escaping @Sendable (MQTTMessage) -> Void,
+        onPublished: (@Sendable (Int) -> Void)? = nil,
         eventContinuation: AsyncStream<MQTTEvent>.Continuation
     ) {
+        self.onPublished = onPublished
         self.protocolVersion = protocolVersion
         self.onMessage = onMessage
         self.eventContinuation = eventContinuation
@@ -206,8 +210,9 @@ final class MosquittoClientCore: Sendable {
     }
 
     /// `on_publish`: an outgoing message is done.
-    func didPublish() {
+    func didPublish(mid: Int32) {
         publishesCompleted.add(1, ordering: .relaxed)
+        onPublished?(Int(mid))
     }
 
     // MARK: Network thread helpers

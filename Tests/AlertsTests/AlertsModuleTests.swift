@@ -1,6 +1,0 @@
-import Alerts
-import Testing
-
-@Test func AlertsModuleLinks() {
-    #expect("\(Alerts.self)" == "Alerts")
-}
