@@ -165,7 +165,14 @@ let package = Package(
         .testTarget(name: "AnomalyTests", dependencies: ["Anomaly"], swiftSettings: swiftSettings),
         .testTarget(
             name: "AlertsTests",
-            dependencies: ["Alerts", "Anomaly", "GatewayCore", "GatewayTesting", "Mosquitto", "SQLite", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Alerts", "Anomaly", "DeviceProfiles", "GatewayCore", "GatewayTesting", "Mosquitto", "SQLite",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

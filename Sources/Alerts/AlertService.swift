@@ -60,6 +60,15 @@ public final class AlertService: Service, Sendable {
         self.configuration = configuration
         self.logger = logger
         self.wakers = wiring.wakers
+        // A channel new to this store starts with what happens from now on, not the whole history. Decided here,
+        // before ingest starts, so no event raised during startup is skipped.
+        for channel in channels {
+            do {
+                if try store.cursor(channel: channel.name) == nil { try store.setCursor(channel: channel.name, seq: try store.lastEventSeq()) }
+            } catch {
+                logger.error("Alert channel cursor could not be read", metadata: ["alert.channel": "\(channel.name)", "error": "\(error)"])
+            }
+        }
         self.counters = Mutex(Dictionary(uniqueKeysWithValues: channels.map { ($0.name, ChannelStatus()) }))
     }
 
@@ -133,13 +142,7 @@ public final class AlertService: Service, Sendable {
         let wake = wakers[name] ?? Wakeup()
         var cursor: Int64
         do {
-            if let saved = try store.cursor(channel: name) {
-                cursor = saved
-            } else {
-                // A new channel starts with what happens from now on, not the whole history.
-                cursor = try store.lastEventSeq()
-                try store.setCursor(channel: name, seq: cursor)
-            }
+            cursor = try store.cursor(channel: name) ?? 0
             try await channel.start()
         } catch {
             logger.error("Alert channel could not start", metadata: ["alert.channel": "\(name)", "error": "\(error)"])

@@ -5,9 +5,9 @@ import Darwin
 #endif
 
 /// Reads small files (process output, broker logs) with plain POSIX calls.
-enum FileContents {
+public enum FileContents {
     /// The whole file, or nil if it cannot be opened.
-    static func bytes(atPath path: String) -> [UInt8]? {
+    public static func bytes(atPath path: String) -> [UInt8]? {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -25,7 +25,7 @@ enum FileContents {
     }
 
     /// The whole file as UTF-8 text (invalid sequences repaired), or "" if it cannot be opened.
-    static func text(atPath path: String) -> String {
+    public static func text(atPath path: String) -> String {
         bytes(atPath: path).map { String(decoding: $0, as: UTF8.self) } ?? ""
     }
 }
