@@ -352,7 +352,8 @@ extension GatewayConfiguration {
     }
 
     /// `CITYGATE_DATA_DIR`, `CITYGATE_PROFILES_DIR`, `CITYGATE_LOG_LEVEL`, `CITYGATE_MQTT_HOST`, `CITYGATE_MQTT_PORT`,
-    /// `CITYGATE_MQTT_CLIENT_ID`, `CITYGATE_MQTT_USERNAME`, `CITYGATE_MQTT_PASSWORD`, `CITYGATE_MQTT_SHARED_GROUP`.
+    /// `CITYGATE_MQTT_CLIENT_ID`, `CITYGATE_MQTT_USERNAME`, `CITYGATE_MQTT_PASSWORD`, `CITYGATE_MQTT_SHARED_GROUP`,
+    /// `CITYGATE_RULES_DIR`, `CITYGATE_GATEWAY_ID`.
     public mutating func applyEnvironment(_ env: [String: String]) throws(ProfileError) {
         func bad(_ key: String, _ message: String) -> ProfileError { ProfileError(file: "environment", line: 0, column: 0, message: "\(key): \(message)") }
         if let v = env["CITYGATE_DATA_DIR"] { dataDirectory = v }
@@ -367,6 +368,8 @@ extension GatewayConfiguration {
         if let v = env["CITYGATE_MQTT_USERNAME"] { mqtt.username = v }
         if let v = env["CITYGATE_MQTT_PASSWORD"] { mqtt.password = v }
         if let v = env["CITYGATE_MQTT_SHARED_GROUP"] { mqtt.sharedGroup = v.isEmpty ? nil : v }
+        if let v = env["CITYGATE_RULES_DIR"] { alerts.rulesDirectory = v }
+        if let v = env["CITYGATE_GATEWAY_ID"] { alerts.gatewayID = v }
     }
 
     /// Relative paths in a config file are relative to the file.

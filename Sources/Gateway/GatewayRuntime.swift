@@ -1,3 +1,5 @@
+import Alerts
+import AsyncHTTPClient
 import Catalog
 import DeviceProfiles
 import Foundation
@@ -26,6 +28,13 @@ public final class GatewayRuntime: Sendable {
     public let mqtt: MQTTIngestService?
     /// The time-series store, when enabled.
     public let store: TimeSeriesStore?
+    /// The alert engine, when enabled.
+    public let alerts: AlertEngine?
+    /// Alert history and delivery cursors.
+    public let alertStore: AlertStore?
+    /// The live alert feed (Server-Sent Events in the HTTP API).
+    public let alertFeed: AlertFeed
+    let alertService: AlertService?
     /// What transports that acknowledge after storage (CoAP CON, carrier push) hand their messages to.
     public let durableIngest: DurableIngestor
     private let logger: Logger
@@ -56,7 +65,20 @@ public final class GatewayRuntime: Sendable {
         } else {
             store = nil
         }
-        pipeline = Pipeline(registry: registry, deadLetters: deadLetters, downstream: (store.map { [$0] } ?? []) + downstream, logger: logger)
+        alertFeed = AlertFeed()
+        if configuration.alerts.enabled {
+            let (engine, alertStore, service) = try Self.makeAlerts(configuration: configuration, registry: registry, feed: alertFeed, logger: logger)
+            alerts = engine
+            self.alertStore = alertStore
+            alertService = service
+        } else {
+            alerts = nil
+            alertStore = nil
+            alertService = nil
+        }
+        var stages: [any SampleSink] = store.map { [$0] } ?? []
+        if let alerts { stages.append(alerts) }
+        pipeline = Pipeline(registry: registry, deadLetters: deadLetters, downstream: stages + downstream, logger: logger)
         durableIngest = DurableIngestor(decoder: decoder, pipeline: pipeline, store: store, storeStage: store == nil ? nil : 0, logger: logger)
         if configuration.mqtt.enabled {
             let ingest = MQTTIngestConfiguration(
@@ -79,6 +101,7 @@ public final class GatewayRuntime: Sendable {
             RegistryService(registry: registry, interval: .milliseconds(Int64(configuration.registry.flushIntervalSeconds * 1000)), logger: logger),
         ]
         if let store { list.append(StoreService(store: store)) }
+        if let alertService { list.append(alertService) }
         if let mqtt { list.append(mqtt) }
         return list + extra
     }
@@ -105,18 +128,67 @@ public final class GatewayRuntime: Sendable {
     }
 }
 
+extension GatewayRuntime {
+    static func makeAlerts(configuration: GatewayConfiguration, registry: DeviceRegistry, feed: AlertFeed, logger: Logger) throws
+        -> (AlertEngine, AlertStore, AlertService)
+    {
+        let a = configuration.alerts
+        let rules: RuleSet
+        do {
+            rules = try RuleSet.load(directory: a.rulesDirectory, knownChannels: a.channelNames)
+        } catch {
+            throw GatewayError.rules(error.description)
+        }
+        let store = try AlertStore(path: (configuration.dataDirectory as NSString).appendingPathComponent("alerts.db"))
+        var channels: [any AlertChannel] = []
+        if a.mqtt.enabled {
+            var client = configuration.mqttClient
+            if let host = a.mqtt.host { client.host = host }
+            if let port = a.mqtt.port { client.port = port }
+            client.clientID = "\(configuration.mqtt.clientID)-alerts"
+            client.cleanSession = true
+            client.sessionExpirySeconds = 0
+            channels.append(try MQTTAlertChannel(configuration: client, gateway: a.gatewayID, topicPrefix: a.mqtt.topicPrefix))
+        }
+        for w in a.webhooks {
+            channels.append(WebhookAlertChannel(name: w.name, url: w.url, secret: w.secret, gateway: a.gatewayID, client: HTTPClient.shared))
+        }
+        let wiring = AlertService.wiring(channelNames: channels.map(\.name), feed: feed)
+        let engine = try AlertEngine(
+            rules: rules, store: store,
+            configuration: .init(defaultReportIntervalMs: Int64(configuration.registry.defaultReportIntervalSeconds) * 1000),
+            logger: logger, onEvents: wiring.onEvents)
+        engine.seed(devices: registry.devices().map { (id: $0.id, profile: $0.profileID, family: $0.family, reportIntervalSeconds: $0.reportIntervalSeconds) })
+        var serviceConfiguration = AlertService.Configuration()
+        serviceConfiguration.retentionMs = a.retentionMs
+        let service = AlertService(engine: engine, store: store, channels: channels, configuration: serviceConfiguration, wiring: wiring, logger: logger)
+        return (engine, store, service)
+    }
+
+    /// Re-reads the rule files; keeps the running rules when the new ones do not load.
+    public func reloadRules() throws(RuleSetError) -> Int {
+        guard let alerts else { return 0 }
+        let set = try RuleSet.load(directory: configuration.alerts.rulesDirectory, knownChannels: configuration.alerts.channelNames)
+        alerts.replaceRules(set)
+        return set.rules.count
+    }
+}
+
 /// Startup failures, stated for an operator.
 public enum GatewayError: Error, CustomStringConvertible {
     /// Profiles did not load.
     case profiles(String)
     /// A local tool (mosquitto) is missing or failed.
     case tool(String)
+    /// Alert rules did not load.
+    case rules(String)
 
     /// The message.
     public var description: String {
         switch self {
         case .profiles(let s): "device profiles failed to load:\n\(s)"
         case .tool(let s): s
+        case .rules(let s): "alert rules failed to load:\n\(s)"
         }
     }
 }

@@ -1,3 +1,4 @@
+import Alerts
 import Catalog
 import Foundation
 import GatewayCore
@@ -20,11 +21,28 @@ public struct SummaryService: Service {
         self.write = write
     }
 
-    /// Prints until shutdown.
+    /// Prints until shutdown, with a line per alert event as it happens.
     public func run() async throws {
+        let feed = runtime.alertFeed.subscribe()
+        let write = self.write
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await event in feed {
+                    let a = event.alert
+                    let value = a.lastValue.map { String(format: " %@=%.3g", a.metric, $0) } ?? ""
+                    let who = event.kind == .resolved ? " (\(a.resolvedBy ?? ""))" : ""
+                    write("  ALERT \(event.kind.rawValue.uppercased()) #\(a.id) \(a.severity.rawValue) \(a.rule) on \(a.device)\(value)\(who)\n")
+                }
+            }
+            await printSummaries()
+            runtime.alertFeed.finish()
+        }
+    }
+
+    private func printSummaries() async {
         var last = runtime.pipeline.stats
         var lastTime = MonotonicClock.nowNs()
-        write("time      msg/s  samples/s  stored(points/segments)  devices(online/total)  dead letters (by reason)              queue(depth/drops)  broker  published\n")
+        write("time      msg/s  samples/s  stored(points/segments)  devices(online/total)  alerts(firing/fired)  dead letters (by reason)              queue(depth/drops)  broker  published\n")
         var ticks = 0
         while !Task.isShuttingDownGracefully {
             do {
@@ -41,8 +59,10 @@ public struct SummaryService: Service {
             let drops = mqtt?.dropped ?? 0
             let time = ProfileTool.iso8601(WallClock.nowMs()).dropFirst(11).prefix(8)
             let stored = runtime.store.map { st in "\(st.stats.acceptedPoints)/\(st.stats.segments)" } ?? "off"
-            let line = String(format: "%@  %6.0f  %9.0f  %23@  %21@  %-38@  %18@  %6@  %9d\n", String(time), Double(s.messages - last.messages) / seconds,
+            let alerts = runtime.alerts.map { a in "\(a.stats.open)/\(a.stats.fired)" } ?? "off"
+            let line = String(format: "%@  %6.0f  %9.0f  %23@  %21@  %20@  %-38@  %18@  %6@  %9d\n", String(time), Double(s.messages - last.messages) / seconds,
                               Double(s.samples - last.samples) / seconds, stored as NSString, "\(summary.online)/\(summary.total)" as NSString,
+                              alerts as NSString,
                               "\(s.deadLetterTotal) (\(reasons))" as NSString, "\(mqtt?.queueDepth ?? 0)/\(drops)" as NSString,
                               (mqtt?.connected ?? false ? "up" : "DOWN") as NSString, simulator?.stats.published ?? 0)
             write(line)

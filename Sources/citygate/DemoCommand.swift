@@ -17,6 +17,7 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "Stop after this many seconds (0: run until Ctrl-C).") var duration = 0
     @Option(help: "Where the demo keeps its catalog.") var dataDir = "demo-data"
     @Option(help: "Device profiles directory.") var profiles = "device-profiles"
+    @Option(help: "Alert rules directory.") var rules = "configs/rules"
 
     func run() async throws {
         let logger = bootstrapLogging(level: ProcessInfo.processInfo.environment["CITYGATE_LOG_LEVEL"] ?? "warning")
@@ -38,6 +39,8 @@ struct DemoCommand: AsyncParsableCommand {
         var config = GatewayConfiguration()
         config.dataDirectory = dataDir
         config.profilesDirectory = profiles
+        config.alerts.rulesDirectory = rules
+        config.alerts.gatewayID = "demo"
         config.mqtt.host = host
         config.mqtt.port = port
         config.mqtt.clientID = "citygate-demo"
@@ -48,7 +51,8 @@ struct DemoCommand: AsyncParsableCommand {
         simulator.intervalScale = 1 / speed
         let publisher = try SimulatorService(simulator: simulator, host: host, port: port, logger: logger)
         out("gateway: \(simulator.deviceCount) simulated devices over \(simulator.models.count) models, reporting \(Int(speed))× faster than real; catalog in \(dataDir)/\n")
-        out("inspect while it runs: citygate devices / citygate deadletter list  (with CITYGATE_DATA_DIR=\(dataDir))\n\n")
+        out("inspect while it runs: citygate devices / citygate deadletter list / citygate alerts list  (with CITYGATE_DATA_DIR=\(dataDir))\n")
+        out("alerts go to mqtt://127.0.0.1:\(port) under citygate/alerts/#  (try: mosquitto_sub -p \(port) -t 'citygate/alerts/#' -v)\n\n")
         let summary = SummaryService(runtime: runtime, simulator: publisher) { out($0) }
         let group = runtime.serviceGroup(extra: [publisher, summary], signals: true)
         try await runGroup(group, for: duration)
