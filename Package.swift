@@ -226,7 +226,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GatewayTests",
-            dependencies: ["Gateway", "GatewayCore", "DeviceProfiles", "Catalog", "GatewayTesting", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Gateway", "GatewayCore", "DeviceProfiles", "Catalog", "GatewayTesting", "TimeSeriesStore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -37,6 +37,8 @@ final class RunningGateway: Sendable {
         var config = GatewayConfiguration()
         config.dataDirectory = dataDirectory
         config.profilesDirectory = profiles
+        config.alerts.rulesDirectory = Repo.root + "/configs/rules"
+        config.alerts.gatewayID = "test-gw"
         config.mqtt.port = broker.port
         config.mqtt.clientID = clientID
         config.mqtt.reconnectInitialSeconds = 0.1
