@@ -106,9 +106,9 @@ public final class GatewayRuntime: Sendable {
         return list + extra
     }
 
-    /// Runs until SIGTERM or SIGINT, then shuts down in reverse order.
+    /// Runs until SIGTERM or SIGINT, then shuts down in reverse order; SIGHUP reloads profiles and rules.
     public func run(extra: [any Service] = []) async throws {
-        try await serviceGroup(extra: extra, signals: true).run()
+        try await serviceGroup(extra: [ReloadService(runtime: self, logger: logger)] + extra, signals: true).run()
     }
 
     /// The group to run; `signals: false` for embedding (tests, benchmarks), which stop it with
