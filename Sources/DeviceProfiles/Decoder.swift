@@ -683,7 +683,7 @@ final class DecodeRun: ExpressionEnvironment {
         func apply(_ u: RoleUpdate, to s: inout DeviceStatus) {
             switch u.role {
             case .battery: if let v = u.value.number { s.battery = .init(value: v, unit: u.unit == "V" ? "V" : "%") }
-            case .csq: if let v = u.value.number, v >= 0, v <= 31 { s.csqDbm = -113 + 2 * v }
+            case .csq: if let v = u.value.number, let dbm = DeviceStatus.dbm(fromCSQ: v) { s.csqDbm = dbm }
             case .rsrp: s.rsrpDbm = u.value.number
             case .sinr: s.sinrDb = u.value.number
             case .ecl: s.ecl = u.value.number
@@ -701,6 +701,7 @@ final class DecodeRun: ExpressionEnvironment {
             var s = newStatus(only)
             for u in roleUpdates { apply(u, to: &s) }
             result.statuses = [s]
+            mergeTransportSignal(device: only)
             return result
         }
         var statuses: [String: DeviceStatus] = [:]
@@ -717,6 +718,20 @@ final class DecodeRun: ExpressionEnvironment {
             statuses[sample.device] = newStatus(sample.device)
         }
         result.statuses = order.compactMap { statuses[$0] }
+        mergeTransportSignal(device: fallback)
         return result
+    }
+
+    /// Radio values the transport found in its envelope (`signal.rsrp`, `signal.sinr`, `signal.ecl`, `signal.csq`
+    /// attributes) fill the status fields the payload left empty: the payload, read by the profile, wins. They
+    /// describe the link of the device that sent the message: the only status, or the one of the device the
+    /// topic or envelope names. Values that cannot be radio readings are ignored.
+    func mergeTransportSignal(device: String?) {
+        guard !attributes.isEmpty, !result.statuses.isEmpty else { return }
+        let signal = TransportSignal(attributes)
+        guard !signal.isEmpty else { return }
+        let index = result.statuses.count == 1 ? 0 : result.statuses.firstIndex { $0.device == device }
+        guard let i = index else { return }
+        signal.fill(&result.statuses[i])
     }
 }

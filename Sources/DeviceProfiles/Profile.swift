@@ -1,3 +1,5 @@
+import GatewayCore
+
 /// A loaded, validated device profile: what a vendor wrote in YAML, compiled. Immutable, and a class so that
 /// routing and decoding pass a reference rather than copying its many fields per message.
 public final class Profile: Sendable {
@@ -15,8 +17,12 @@ public final class Profile: Sendable {
     public let description: String
     /// Expected seconds between reports; drives online/offline.
     public let reportIntervalSeconds: Int?
-    /// MQTT topic templates this profile decodes.
-    public let mqttTopics: [TopicTemplate]
+    /// Templates this profile decodes, per transport (`match:` keys `mqtt`, `coap`, `ctwing`, `onenet`), each matched
+    /// against the `RawMessage.topic` that transport builds (docs/profiles.md §2).
+    public let templates: [Transport: [TopicTemplate]]
+    /// True when `match: { udp: true }`: bare UDP datagrams sent to a listener bound to this profile are decoded
+    /// with it (the device id then comes from the payload or a transport attribute).
+    public let acceptsUDP: Bool
     /// Device id template (`{deviceId}`, `{attr.imei}`), used when the payload carries no device-id field.
     public let deviceIDTemplate: String?
     /// How the payload bytes become the first frame.
@@ -37,7 +43,7 @@ public final class Profile: Sendable {
 
     init(
         id: String, version: Int, vendor: String, model: String, family: String, description: String, reportIntervalSeconds: Int?,
-        mqttTopics: [TopicTemplate], deviceIDTemplate: String?, input: InputStage, maxPayloadBytes: Int, tests: [ProfileTest], file: String,
+        templates: [Transport: [TopicTemplate]], acceptsUDP: Bool, deviceIDTemplate: String?, input: InputStage, maxPayloadBytes: Int, tests: [ProfileTest], file: String,
         line: Int, steps: [Step], slotCount: Int, slotNames: [String], littleEndianDefault: Bool
     ) {
         self.id = id
@@ -47,7 +53,8 @@ public final class Profile: Sendable {
         self.family = family
         self.description = description
         self.reportIntervalSeconds = reportIntervalSeconds
-        self.mqttTopics = mqttTopics
+        self.templates = templates
+        self.acceptsUDP = acceptsUDP
         self.deviceIDTemplate = deviceIDTemplate
         self.input = input
         self.maxPayloadBytes = maxPayloadBytes
@@ -59,6 +66,17 @@ public final class Profile: Sendable {
         self.slotNames = slotNames
         self.littleEndianDefault = littleEndianDefault
     }
+
+    /// MQTT topic templates this profile decodes (what the gateway subscribes to).
+    public var mqttTopics: [TopicTemplate] { templates[.mqtt] ?? [] }
+
+    /// Every template of every transport, in a fixed transport order (mqtt, coap, ctwing, onenet), then as written.
+    public var allTemplates: [(transport: Transport, template: TopicTemplate)] {
+        Profile.templateTransports.flatMap { t in (templates[t] ?? []).map { (t, $0) } }
+    }
+
+    /// The transports whose messages carry a topic a template can match, in the order `match:` lists them in docs.
+    public static let templateTransports: [Transport] = [.mqtt, .coap, .ctwing, .onenet]
 
     /// `id@version`, how logs and dead letters name a decoder.
     public var reference: String { "\(id)@\(version)" }

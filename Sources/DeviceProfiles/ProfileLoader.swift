@@ -1,4 +1,5 @@
 import Foundation
+import GatewayCore
 import Yams
 
 /// Compiles profile YAML into `Profile` values. Every error names file, line and column.
@@ -109,22 +110,27 @@ struct Compiler {
             guard let s = YAMLReader.parseDurationSeconds(text), s > 0 else { throw fail(n, "report_interval must be a duration such as 90s, 20m, 1h, found '\(text)'") }
             interval = s
         }
-        var topics: [TopicTemplate] = []
+        var templates: [Transport: [TopicTemplate]] = [:]
+        var acceptsUDP = false
         if let n = values["match"] {
             for (key, keyNode, value) in try reader.mapping(n, "match") {
-                switch key {
-                case "mqtt":
-                    let list: [Node] = value.scalarText != nil ? [value] : try reader.sequence(value, "match.mqtt")
-                    for t in list {
-                        switch TopicTemplate.parse(try reader.string(t, "topic template")) {
-                        case .success(let template): topics.append(template)
-                        case .failure(let reason): throw fail(t, reason.message)
-                        }
+                if key == "udp" {
+                    acceptsUDP = try reader.bool(value, "match.udp (true: bare UDP datagrams decode with this profile)")
+                    continue
+                }
+                guard let transport = Compiler.templateKeys[key] else {
+                    throw fail(keyNode, "unknown match key '\(key)'; supported: mqtt, coap, udp, ctwing, onenet")
+                }
+                let list: [Node] = value.scalarText != nil ? [value] : try reader.sequence(value, "match.\(key)")
+                for t in list {
+                    switch TopicTemplate.parse(try reader.string(t, "\(key) template")) {
+                    case .success(let template): templates[transport, default: []].append(template)
+                    case .failure(let reason): throw fail(t, reason.message)
                     }
-                default: throw fail(keyNode, "unknown match key '\(key)'; supported: mqtt")
                 }
             }
         }
+        let allTemplates = Profile.templateTransports.flatMap { templates[$0] ?? [] }
         if let n = values["input"] {
             let text = try reader.string(n, "input")
             guard let stage = InputStage(rawValue: text) else { throw fail(n, "input must be raw, ascii-hex, base64, json or text, found '\(text)'") }
@@ -150,26 +156,31 @@ struct Compiler {
         var deviceTemplate: String?
         if let n = values["device_id"] {
             let t = try reader.string(n, "device_id")
-            let captures = Set(topics.flatMap { $0.segments.compactMap { s -> String? in if case .capture(let c) = s { return c } else { return nil } } })
+            let captures = Set(allTemplates.flatMap(\.captureNames))
             for part in Compiler.templateParts(t) where !part.hasPrefix("attr.") && !captures.contains(part) {
-                throw fail(n, "device_id refers to '{\(part)}', which no match.mqtt template captures")
+                throw fail(n, "device_id refers to '{\(part)}', which no match template captures")
             }
             deviceTemplate = t
         }
         guard let decodeNode = values["decode"] else { throw fail(root, "missing 'decode' (the list of fields and steps)") }
         let steps = try self.steps(decodeNode, binary: input != .json, "decode")
-        if !Compiler.hasDeviceID(steps) && deviceTemplate == nil
-            && !topics.contains(where: { $0.segments.contains(.capture("deviceId")) })
-        {
-            throw fail(root, "no device identity: add a field with 'role: device-id', a 'device_id:' template, or a {deviceId} part in match.mqtt")
+        let payloadIdentity = Compiler.hasDeviceID(steps)
+        if !payloadIdentity && deviceTemplate == nil && !allTemplates.contains(where: { $0.captureNames.contains("deviceId") }) {
+            throw fail(root, "no device identity: add a field with 'role: device-id', a 'device_id:' template, or a {deviceId} part in a match template")
+        }
+        if acceptsUDP, !payloadIdentity, !(deviceTemplate.map { t in Compiler.templateParts(t).allSatisfy { $0.hasPrefix("attr.") } } ?? false) {
+            throw fail(values["match"], "match.udp: a bare datagram has no topic, so the device id must come from the payload (a field with 'role: device-id') or a 'device_id:' template of attr.* parts")
         }
         let tests = try values["tests"].map { (n) throws(ProfileError) in try self.tests(n) } ?? []
         return Profile(
             id: id, version: version, vendor: vendor, model: model, family: family, description: description,
-            reportIntervalSeconds: interval, mqttTopics: topics, deviceIDTemplate: deviceTemplate, input: input,
+            reportIntervalSeconds: interval, templates: templates, acceptsUDP: acceptsUDP, deviceIDTemplate: deviceTemplate, input: input,
             maxPayloadBytes: maxPayload, tests: tests, file: reader.file, line: idNode.mark?.line ?? 0, steps: steps,
             slotCount: slotNames.count, slotNames: slotNames, littleEndianDefault: littleEndian)
     }
+
+    /// `match:` keys that take topic templates, and the transport whose `RawMessage.topic` each is matched against.
+    static let templateKeys: [String: Transport] = ["mqtt": .mqtt, "coap": .coap, "ctwing": .ctwing, "onenet": .onenet]
 
     static func templateParts(_ template: String) -> [String] {
         var parts: [String] = []

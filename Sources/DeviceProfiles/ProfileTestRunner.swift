@@ -26,7 +26,7 @@ public enum ProfileTestRunner {
 
     static func topic(for test: ProfileTest, profile: Profile) -> String {
         if let t = test.topic { return t }
-        guard let template = profile.mqttTopics.first else { return "" }
+        guard let template = profile.allTemplates.first?.template else { return "" }
         return template.segments.map { s -> String in
             switch s {
             case .literal(let l): return l
@@ -40,9 +40,9 @@ public enum ProfileTestRunner {
         var failures: [String] = []
         let topic = topic(for: test, profile: profile)
         var captures: [String: String] = [:]
-        if let t = profile.mqttTopics.lazy.compactMap({ $0.match(topic) }).first {
+        if let t = profile.allTemplates.lazy.compactMap({ $0.template.match(topic) }).first {
             captures = t
-        } else if !profile.mqttTopics.isEmpty {
+        } else if !profile.allTemplates.isEmpty {
             failures.append("topic '\(topic)' matches none of the profile's templates")
         }
         let result: DecodeResult

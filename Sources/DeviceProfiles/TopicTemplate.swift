@@ -1,7 +1,8 @@
-/// An MQTT topic template with named parts: `city/{district}/dragino/ndds75/{deviceId}/up`.
+/// A topic template with named parts: `city/{district}/dragino/ndds75/{deviceId}/up`.
 ///
 /// Segments are literals, `+` (any one level), `#` (the rest, last only) or `{name}` (one level, captured).
-/// The MQTT subscription filter follows from it (`{name}` becomes `+`).
+/// The MQTT subscription filter follows from it (`{name}` becomes `+`). The same syntax matches CoAP Uri-Paths
+/// (segments joined by `/`) and the carrier push routes (`{productId}/{deviceId}`, `{productId}/{deviceId}/{dsId}`).
 public struct TopicTemplate: Sendable, Hashable, CustomStringConvertible {
     enum Segment: Sendable, Hashable {
         case literal(String)
@@ -59,6 +60,11 @@ public struct TopicTemplate: Sendable, Hashable, CustomStringConvertible {
             case .rest: return "#"
             }
         }.joined(separator: "/")
+    }
+
+    /// The names of the `{name}` parts, in order.
+    public var captureNames: [String] {
+        segments.compactMap { s -> String? in if case .capture(let c) = s { return c } else { return nil } }
     }
 
     /// Number of literal levels: more literals means a more specific template.

@@ -21,7 +21,7 @@ public enum ProfileTool {
             do {
                 let profiles = try ProfileLoader.load(file: file)
                 all += profiles
-                for p in profiles { lines.append("ok    \(file): \(p.reference) (\(p.family), \(p.mqttTopics.map(\.description).joined(separator: ", ")))") }
+                for p in profiles { lines.append("ok    \(file): \(p.reference) (\(p.family), \(matchSummary(p)))") }
             } catch {
                 failed = true
                 lines.append(error.description)
@@ -59,11 +59,11 @@ public enum ProfileTool {
         }
         var captures: [String: String] = [:]
         if let t = topic {
-            guard let c = profile.mqttTopics.lazy.compactMap({ $0.match(t) }).first else {
-                return Output(text: "topic '\(t)' matches none of \(profile.mqttTopics.map(\.description).joined(separator: ", "))\n", status: 2)
+            guard let c = profile.allTemplates.lazy.compactMap({ $0.template.match(t) }).first else {
+                return Output(text: "topic '\(t)' matches none of \(matchSummary(profile))\n", status: 2)
             }
             captures = c
-        } else if !profile.mqttTopics.isEmpty {
+        } else if !profile.allTemplates.isEmpty {
             captures = ["deviceId": "cli-device"]
         }
         do {
@@ -73,6 +73,13 @@ public enum ProfileTool {
         } catch {
             return Output(text: "decode failed (\(profile.reference)): \(error)\n", status: 1)
         }
+    }
+
+    /// A profile's match templates for listings: `mqtt a/{deviceId}, coap nb/{deviceId}/up, udp`.
+    static func matchSummary(_ profile: Profile) -> String {
+        var parts = profile.allTemplates.map { $0.transport == .mqtt ? $0.template.description : "\($0.transport.rawValue) \($0.template)" }
+        if profile.acceptsUDP { parts.append("udp") }
+        return parts.joined(separator: ", ")
     }
 
     /// Runs the inline tests of files or directories and prints a pass/fail table.

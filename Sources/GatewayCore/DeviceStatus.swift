@@ -36,6 +36,14 @@ public struct DeviceStatus: Sendable, Hashable {
         self.seenMs = seenMs
     }
 
+    /// Signal strength in dBm from a modem's CSQ (3GPP TS 27.007: 0 is -113 dBm or less, 31 is -51 dBm or more,
+    /// 2 dB per step); nil for 99 ("not known") and anything outside 0...31. The one CSQ conversion of the gateway:
+    /// profile fields with `role: signal.csq` and transport-carried `signal.csq` attributes both use it.
+    public static func dbm(fromCSQ csq: Double) -> Double? {
+        guard csq >= 0, csq <= 31 else { return nil }
+        return -113 + 2 * csq
+    }
+
     /// A battery level, as the device reports it.
     public struct Battery: Sendable, Hashable {
         /// The level.
