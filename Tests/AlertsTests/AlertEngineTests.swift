@@ -382,3 +382,30 @@ struct AlertEngineTests {
         #expect(stored[0].seq < stored[1].seq)
     }
 }
+
+@Suite("Built-in (external) alert rules")
+struct ExternalAlertTests {
+    @Test func theGatewayRaisesAndClearsItsOwnAlertsThroughTheSameLifecycle() throws {
+        let clock = ManualClock()
+        let log = EventLog()
+        var rule = AlertRule(id: "uplink-backlog-old", summary: "Uplink backlog too old", condition: .external)
+        rule.forMs = 60_000
+        rule.severity = .major
+        let engine = try AlertEngine(rules: try rules("rules: []"), store: try AlertStore(path: ":memory:"), clock: clock, systemRules: [rule],
+                                     logger: quietLogger(), onEvents: log.onEvents)
+        engine.report(rule: "uplink-backlog-old", subject: "victoria", breaching: true, value: 3_600)
+        clock.advance(ms: 59_000)
+        engine.tick()
+        #expect(log.all.isEmpty)
+        clock.advance(ms: 1_000)
+        engine.tick()
+        #expect(log.kinds() == [.fired])
+        #expect(log.all[0].alert.device == "victoria" && log.all[0].alert.kind == "external")
+        engine.replaceRules(try rules("rules: [ { id: x, select: { metric: m }, above: 1 } ]"))
+        #expect(engine.openAlerts.count == 1, "a reload keeps built-in rules and their alerts")
+        engine.report(rule: "uplink-backlog-old", subject: "victoria", breaching: false)
+        #expect(log.kinds() == [.fired, .resolved])
+        engine.report(rule: "no-such-rule", subject: "x", breaching: true)
+        #expect(engine.openAlerts.isEmpty)
+    }
+}

@@ -71,14 +71,15 @@ public final class AlertEngine: SampleSink, Sendable {
     ///   lock: keep it short — the dispatcher only wakes its channel workers and the live feed).
     public init(
         rules: RuleSet, store: AlertStore, configuration: Configuration = Configuration(), clock: any AlertClock = SystemAlertClock(),
-        logger: Logger, onEvents: @escaping @Sendable ([AlertEvent]) -> Void = { _ in }
+        systemRules: [AlertRule] = [], logger: Logger, onEvents: @escaping @Sendable ([AlertEvent]) -> Void = { _ in }
     ) throws {
+        precondition(systemRules.allSatisfy { $0.condition == .external }, "system rules are .external")
         self.store = store
         self.clock = clock
         self.configuration = configuration
         self.logger = logger
         self.onEvents = onEvents
-        var s = EngineState(rules: rules)
+        var s = EngineState(rules: rules, systemRules: systemRules)
         s.nextAlertID = try store.maxAlertID() + 1
         let now = clock.monotonicMs(), wall = clock.wallMs()
         var changes = AlertStore.Changes()
@@ -194,6 +195,22 @@ public final class AlertEngine: SampleSink, Sendable {
             try store.savePendingElapsed(entries)
         } catch {
             logger.error("Pending alert durations could not be saved", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Raises (`breaching: true`) or clears a built-in rule's alert for `subject` (a sink name, the gateway):
+    /// the same lifecycle, `for:` duration, delivery and persistence as file rules. Unknown rule ids are ignored.
+    public func report(rule ruleID: String, subject: String, breaching: Bool, value: Double? = nil) {
+        let now = clock.monotonicMs()
+        state.withLock { s in
+            guard let r = s.ruleIndex[ruleID], s.rules[Int(r)].condition == .external else { return }
+            let key = StateKey(rule: r, device: subject, metric: "")
+            var st = s.states[key] ?? RuleState()
+            st.lastSeenMono = now
+            s.states[key] = st
+            var effects = Effects(wallMs: clock.wallMs())
+            s.apply(breaching ? .breach : .clear, key: key, value: value, nowMono: now, effects: &effects)
+            commit(&s, effects)
         }
     }
 

@@ -93,8 +93,12 @@ struct EngineState: Sendable {
     var resolvedTotal = 0
     var storeFailures = 0
 
-    init(rules set: RuleSet) {
-        rules = set.rules
+    /// Built-in rules (`.external`), kept across reloads.
+    var systemRules: [AlertRule] = []
+
+    init(rules set: RuleSet, systemRules: [AlertRule] = []) {
+        self.systemRules = systemRules
+        rules = set.rules + systemRules
         deviceTags = set.deviceTags
         indexRules()
     }
@@ -105,7 +109,11 @@ struct EngineState: Sendable {
         noDataRules = []
         for (i, rule) in rules.enumerated() {
             ruleIndex[rule.id] = Int32(i)
-            if case .noData = rule.condition { noDataRules.append(Int32(i)) } else { valueRules.append(Int32(i)) }
+            switch rule.condition {
+            case .noData: noDataRules.append(Int32(i))
+            case .external: break
+            default: valueRules.append(Int32(i))
+            }
         }
         rulesVersion &+= 1
     }
@@ -247,7 +255,7 @@ struct EngineState: Sendable {
                 if st.detector == nil { st.detector = AnomalyDetector() }
                 let s = st.detector!.score(timeMs: sample.timeMs, value: value)
                 verdict = s >= score ? .breach : (s < clear ? .clear : .hold)
-            case .noData:
+            case .noData, .external:
                 verdict = .hold
             }
         }
@@ -433,7 +441,7 @@ struct EngineState: Sendable {
 
     mutating func replaceRules(_ set: RuleSet, effects: inout Effects) {
         let oldRules = rules
-        rules = set.rules
+        rules = set.rules + systemRules
         deviceTags = set.deviceTags
         indexRules()
         var newStates: [StateKey: RuleState] = [:]

@@ -97,6 +97,9 @@ public struct AlertRule: Sendable, Hashable {
         case event(codes: Set<Int>)
         /// Breaches when the streaming detector's score reaches `score`; clears below `clear`.
         case anomaly(score: Double, clear: Double)
+        /// Raised and cleared by the gateway itself (`AlertEngine.report`), e.g. an uplink backlog too old. Not
+        /// written in rule files: these rules are built in.
+        case external
 
         /// The kind's name as written in rule files.
         public var kind: String {
@@ -109,6 +112,7 @@ public struct AlertRule: Sendable, Hashable {
             case .noData: "no_data"
             case .event: "event"
             case .anomaly: "anomaly"
+            case .external: "external"
             }
         }
     }
