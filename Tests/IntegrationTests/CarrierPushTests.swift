@@ -42,7 +42,9 @@ final class PushGateway: Sendable {
         self.group = group
         task = Task { try await group.run() }
         let port = self.port
-        guard await waitUntil(timeout: .seconds(20), { FreePort.isAccepting(port: port) }) else {
+        // A failure bound, not a timing assertion: in the full parallel suite on 2 cores the cooperative pool can be
+        // busy for a minute or more before the server task first runs.
+        guard await waitUntil(timeout: .seconds(180), { FreePort.isAccepting(port: port) }) else {
             await group.triggerGracefulShutdown()
             throw GatewayTestingError.timedOut(command: "gateway HTTP server on port \(port)")
         }
@@ -69,7 +71,7 @@ final class PushGateway: Sendable {
     }
 
     private func send(_ request: HTTPClientRequest) async throws -> PushReply {
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
         let body = try await response.body.collect(upTo: 1 << 20)
         return PushReply(status: Int(response.status.code), body: String(buffer: body))
     }
