@@ -185,6 +185,8 @@ extension GatewayConfiguration {
         if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { return c }
         let root = try r.parse(text)
         for (key, keyNode, value) in try r.mapping(root, "the configuration") {
+            // A section whose keys are all commented out (as in configs/gateway.yaml) is empty: the defaults.
+            if value.null != nil { continue }
             switch key {
             case "data_dir": c.dataDirectory = try r.string(value, key)
             case "profiles_dir": c.profilesDirectory = try r.string(value, key)

@@ -7,6 +7,7 @@ import GatewayCore
 import Logging
 import MQTTIngest
 import Mosquitto
+import PushIngest
 import ServiceLifecycle
 import TimeSeriesStore
 import UnixSignals
@@ -37,7 +38,9 @@ public final class GatewayRuntime: Sendable {
     let alertService: AlertService?
     /// What transports that acknowledge after storage (CoAP CON, carrier push) hand their messages to.
     public let durableIngest: DurableIngestor
-    private let logger: Logger
+    /// The carrier push receivers (CTWing, OneNET) over `durableIngest`; served by the HTTP server when `http.enabled`.
+    public let pushReceiver: PushReceiver
+    let logger: Logger
 
     /// Builds the gateway. Fails, with every error listed, when profiles or the catalog cannot be loaded.
     public init(configuration: GatewayConfiguration, downstream: [any SampleSink] = [], logger: Logger) throws {
@@ -80,6 +83,7 @@ public final class GatewayRuntime: Sendable {
         if let alerts { stages.append(alerts) }
         pipeline = Pipeline(registry: registry, deadLetters: deadLetters, downstream: stages + downstream, logger: logger)
         durableIngest = DurableIngestor(decoder: decoder, pipeline: pipeline, store: store, storeStage: store == nil ? nil : 0, logger: logger)
+        pushReceiver = PushReceiver(configuration: configuration.http.pushConfiguration, ingest: durableIngest, logger: logger)
         if configuration.mqtt.enabled {
             let ingest = MQTTIngestConfiguration(
                 client: configuration.mqttClient, subscriptions: configuration.subscriptions(for: set),
@@ -103,6 +107,8 @@ public final class GatewayRuntime: Sendable {
         if let store { list.append(StoreService(store: store)) }
         if let alertService { list.append(alertService) }
         if let mqtt { list.append(mqtt) }
+        // After the store: stopped before it, so pushes in flight still reach the WAL.
+        if let http = httpService() { list.append(http) }
         return list + extra
     }
 

@@ -1,6 +1,0 @@
-import PushIngest
-import Testing
-
-@Test func PushIngestModuleLinks() {
-    #expect("\(PushIngest.self)" == "PushIngest")
-}
