@@ -56,6 +56,8 @@ extension GatewayConfiguration {
             case "rules_dir": s.rulesDirectory = try r.string(v, k)
             case "gateway_id": s.gatewayID = try r.string(v, k)
             case "retention": s.retentionMs = try durationMs(v, k, r)
+            case "mqtt" where v.null != nil:
+                break  // every key commented out: the defaults
             case "mqtt":
                 for (mk, mkn, mv) in try r.mapping(v, "alerts.mqtt") {
                     switch mk {

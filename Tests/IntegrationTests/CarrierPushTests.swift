@@ -82,10 +82,7 @@ final class PushGateway: Sendable {
 /// `$.serviceData`, the IMEI comes from the payload (the envelope's `IMEI` is also in `attr.imei`), and the device,
 /// which sends no time of its own, is filed under the platform's receive time (`attr.platform.time_ms`).
 ///
-/// `MATCH` is replaced by the match section. Today the router matches topics whatever the transport, so an `mqtt:`
-/// template on the push topic (`{productId}/{deviceId}`) routes CTWing pushes; the profile-routing change in
-/// progress adds `ctwing:` match keys (`match: { ctwing: "15014772/{deviceId}" }`), which is what a shipped push
-/// profile will use.
+/// `MATCH` is replaced by the match section: a `ctwing:` template on the push topic (`{productId}/{deviceId}`).
 let lianPushProfile = """
     id: lian-smoke-ctwing-push
     version: 1
@@ -149,7 +146,7 @@ let ctwingMatchSupported: Bool = {
 
     @Test func ctwingPushOfTheLianSmokeDetectorIsDurableBeforeThe200() async throws {
         let data = try TemporaryDirectory()
-        let profiles = try profilesDirectory(data, match: #"mqtt: "15014772/{platformDeviceId}""#)
+        let profiles = try profilesDirectory(data, match: #"ctwing: "15014772/{platformDeviceId}""#)
         // A long group-commit interval: an answer sent before the commit would find the WAL still empty.
         let gateway = try await PushGateway(profiles: profiles, dataDirectory: data.file("data"), commitIntervalMs: 1_500)
         do {
@@ -206,7 +203,7 @@ let ctwingMatchSupported: Bool = {
 
     @Test func onenetURLVerificationAndAWrongSignatureOverRealHTTP() async throws {
         let data = try TemporaryDirectory()
-        let profiles = try profilesDirectory(data, match: #"mqtt: "15014772/{platformDeviceId}""#)
+        let profiles = try profilesDirectory(data, match: #"ctwing: "15014772/{platformDeviceId}""#)
         let gateway = try await PushGateway(profiles: profiles, dataDirectory: data.file("data"), commitIntervalMs: 100) { config in
             config.http.onenet.enabled = true
             config.http.onenet.token = "citygate-test-token"
