@@ -65,6 +65,8 @@ extension GatewayRuntime {
     func httpService(extraRoutes: [HTTPRouteRegistration] = []) -> (any Service)? {
         guard configuration.http.enabled else { return nil }
         let push = (configuration.http.ctwing.enabled || configuration.http.onenet.enabled) ? pushReceiver : nil
-        return HTTPServer.makeApplication(configuration: configuration.http, push: push, extraRoutes: extraRoutes, logger: logger)
+        var routes = extraRoutes
+        if alerts != nil { routes.append(AlertFeedRoutes.register(feed: alertFeed, gateway: configuration.alerts.gatewayID)) }
+        return HTTPServer.makeApplication(configuration: configuration.http, push: push, extraRoutes: routes, logger: logger)
     }
 }
