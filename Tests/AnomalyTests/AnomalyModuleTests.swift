@@ -1,6 +1,0 @@
-import Anomaly
-import Testing
-
-@Test func AnomalyModuleLinks() {
-    #expect("\(Anomaly.self)" == "Anomaly")
-}
