@@ -409,3 +409,29 @@ struct ExternalAlertTests {
         #expect(engine.openAlerts.isEmpty)
     }
 }
+
+@Suite("Anomaly rules")
+struct AnomalyRuleTests {
+    @Test func aSpikeOnARegularSeriesFiresAndTheStateStaysSmallForThresholdRules() throws {
+        let f = try EngineFixture("""
+            rules:
+              - id: odd
+                select: { metric: m }
+                anomaly: 0.6
+                clear: 0.3
+              - id: hot
+                select: { metric: n }
+                above: 100
+            """)
+        let t0: Int64 = 1_700_000_000_000
+        for i in 0..<2_000 {
+            let daily = sin(Double(i % 288) / 288 * 2 * .pi)
+            f.feed(20 + 5 * daily + Double(i % 7) * 0.01, timeMs: t0 + Int64(i) * 300_000)
+        }
+        #expect(f.log.all.filter { $0.kind == .fired }.count <= 2, "an ordinary daily cycle raises (almost) nothing")
+        let before = f.log.all.count
+        f.feed(90, timeMs: t0 + 2_000 * 300_000)
+        #expect(f.log.all.dropFirst(before).contains { $0.kind == .fired && $0.alert.rule == "odd" })
+        #expect(MemoryLayout<RuleState>.size < 200, "the detector is boxed, not inline in every pair")
+    }
+}

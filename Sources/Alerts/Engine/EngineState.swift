@@ -35,7 +35,13 @@ struct RuleState: Sendable {
     /// Flap suppression: monotonic times of recent firings, and since when a held clear has lasted.
     var recentFirings: [Int64] = []
     var clearSinceMono: Int64?
-    var detector: AnomalyDetector?
+    /// Anomaly rules only: boxed, so the ~1.4 KiB detector is not inline in every pair's state.
+    var detector: DetectorBox?
+}
+
+/// A heap cell for one series' detector (mutated only under the engine's lock).
+final class DetectorBox: @unchecked Sendable {
+    var detector = AnomalyDetector()
 }
 
 /// What the engine knows of a device: enough to select rules and time no-data.
@@ -252,8 +258,8 @@ struct EngineState: Sendable {
             case .event(let codes):
                 verdict = codes.contains(Int(value.rounded())) ? .breach : .clear
             case .anomaly(let score, let clear):
-                if st.detector == nil { st.detector = AnomalyDetector() }
-                let s = st.detector!.score(timeMs: sample.timeMs, value: value)
+                if st.detector == nil { st.detector = DetectorBox() }
+                let s = st.detector!.detector.score(timeMs: sample.timeMs, value: value)
                 verdict = s >= score ? .breach : (s < clear ? .clear : .hold)
             case .noData, .external:
                 verdict = .hold

@@ -72,7 +72,7 @@ public struct AlertBenchmark: Sendable {
 
           - id: pressure-anomaly
             select: { metric: pressure }
-            anomaly: 0.999
+            anomaly: 0.6
             clear: 0.5
         """
 
