@@ -54,4 +54,29 @@ struct AlertIntegrationTests {
         #expect(events.map(\.kind) == [.fired, .acknowledged, .resolved])
         #expect(try AlertStore(path: dir.file("alerts.db")).cursor(channel: "mqtt") == events.last?.seq)
     }
+
+    @Test func theLiveFeedStreamsAlertsAsServerSentEvents() async throws {
+        let broker = try await Broker()
+        defer { broker.stop() }
+        let dir = try TemporaryDirectory()
+        let port = try FreePort.next()
+        let gateway = try await RunningGateway(broker: broker, dataDirectory: dir.path, clientID: "gw-feed") { config in
+            config.http.enabled = true
+            config.http.port = port
+        }
+        #expect(await waitUntil(timeout: .seconds(60)) { FreePort.isAccepting(port: port) })
+        let out = dir.file("sse.out")
+        let curl = try ChildProcess.spawn(executable: "curl", arguments: ["-sN", "http://127.0.0.1:\(port)/v1/alerts/stream"], stdoutPath: out)
+        defer { curl.send(SIGKILL); _ = curl.wait() }
+        #expect(await waitUntil { FileContents.text(atPath: out).contains(": citygate alert feed") })
+        let raw = dir.file("low.bin")
+        FileManager.default.createFile(atPath: raw, contents: Data(HexCodec.decode(pressure(50))!))
+        try await mosquittoPub(broker, topic: "lora/milesight/em500-pp/24e124148b24aaaa/up", file: raw)
+        #expect(await waitUntil(timeout: .seconds(10)) { FileContents.text(atPath: out).contains("event: fired") })
+        let text = FileContents.text(atPath: out)
+        #expect(text.contains("id: 1\nevent: fired\ndata: {"))
+        #expect(text.contains("\"device\":\"24e124148b24aaaa\""))
+        await gateway.stop()
+        #expect(await curl.wait(timeout: .seconds(10)) != nil, "shutdown ends the stream")
+    }
 }
