@@ -1,4 +1,5 @@
 import Catalog
+import CoAPIngest
 import DeviceProfiles
 import Foundation
 import GatewayCore
@@ -24,6 +25,8 @@ public final class GatewayRuntime: Sendable {
     public let pipeline: Pipeline
     /// The MQTT source, when enabled.
     public let mqtt: MQTTIngestService?
+    /// The CoAP and plain UDP source, when enabled.
+    public let coap: CoAPIngestService?
     /// The time-series store, when enabled.
     public let store: TimeSeriesStore?
     /// What transports that acknowledge after storage (CoAP CON, carrier push) hand their messages to.
@@ -66,6 +69,14 @@ public final class GatewayRuntime: Sendable {
         } else {
             mqtt = nil
         }
+        if configuration.coap.enabled {
+            for listener in configuration.coap.udpListeners where !set.udpProfileIDs.contains(listener.profile) {
+                throw GatewayError.profiles("coap.udp_listeners: port \(listener.port) names profile '\(listener.profile)', which is not loaded or has no 'match: { udp: true }'")
+            }
+            coap = CoAPIngestService(configuration: configuration.coapIngest, ingest: durableIngest, logger: logger)
+        } else {
+            coap = nil
+        }
         logger.info("Gateway configured", metadata: [
             "profiles.count": "\(set.profiles.count)", "catalog.path": "\(configuration.catalogPath)",
             "devices.known": "\(registry.count)",
@@ -80,6 +91,7 @@ public final class GatewayRuntime: Sendable {
         ]
         if let store { list.append(StoreService(store: store)) }
         if let mqtt { list.append(mqtt) }
+        if let coap { list.append(coap) }
         return list + extra
     }
 
