@@ -206,7 +206,7 @@ import Testing
     @Test func randomBytesNeverCrashTheParser() {
         var rng = SplitMix(state: 7)
         var parsed = 0
-        for _ in 0..<100_000 {
+        for _ in 0..<30_000 {
             let bytes = (0..<Int.random(in: 0...64, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
             if (try? CoAPMessage.parse(bytes)) != nil { parsed += 1 }
         }
