@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what CityGate needs on Debian/Ubuntu: the C libraries it links (libmosquitto, libzstd, libsqlite3),
 # the broker and clients its demo and tests run (mosquitto, mosquitto_pub/sub), openssl for the TLS tests, and
-# Python paho-mqtt as an outside MQTT client. Swift itself must already be on PATH.
+# Python paho-mqtt as an outside MQTT client, and libcoap's coap-client and Python aiocoap as outside CoAP clients.
+# Swift itself must already be on PATH.
 set -euo pipefail
 
-packages=(pkg-config libmosquitto-dev libzstd-dev libsqlite3-dev mosquitto mosquitto-clients openssl python3)
+packages=(pkg-config libmosquitto-dev libzstd-dev libsqlite3-dev mosquitto mosquitto-clients openssl python3 libcoap3-bin)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -23,5 +24,10 @@ if ! python3 -c 'import paho.mqtt' 2>/dev/null; then
     echo "setup: installing paho-mqtt"
     python3 -m pip install --quiet --disable-pip-version-check paho-mqtt 2>/dev/null \
         || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages paho-mqtt
+fi
+if ! python3 -c 'import aiocoap' 2>/dev/null; then
+    echo "setup: installing aiocoap"
+    python3 -m pip install --quiet --disable-pip-version-check aiocoap 2>/dev/null \
+        || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages aiocoap
 fi
 command -v swift >/dev/null || { echo "setup: swift is not on PATH (Swift 6.1 or newer is required)" >&2; exit 1; }

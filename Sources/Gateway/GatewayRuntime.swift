@@ -1,6 +1,7 @@
 import Alerts
 import AsyncHTTPClient
 import Catalog
+import CoAPIngest
 import DeviceProfiles
 import Foundation
 import GatewayCore
@@ -27,6 +28,8 @@ public final class GatewayRuntime: Sendable {
     public let pipeline: Pipeline
     /// The MQTT source, when enabled.
     public let mqtt: MQTTIngestService?
+    /// The CoAP and plain UDP source, when enabled.
+    public let coap: CoAPIngestService?
     /// The time-series store, when enabled.
     public let store: TimeSeriesStore?
     /// The alert engine, when enabled.
@@ -92,6 +95,14 @@ public final class GatewayRuntime: Sendable {
         } else {
             mqtt = nil
         }
+        if configuration.coap.enabled {
+            for listener in configuration.coap.udpListeners where !set.udpProfileIDs.contains(listener.profile) {
+                throw GatewayError.profiles("coap.udp_listeners: port \(listener.port) names profile '\(listener.profile)', which is not loaded or has no 'match: { udp: true }'")
+            }
+            coap = CoAPIngestService(configuration: configuration.coapIngest, ingest: durableIngest, logger: logger)
+        } else {
+            coap = nil
+        }
         logger.info("Gateway configured", metadata: [
             "profiles.count": "\(set.profiles.count)", "catalog.path": "\(configuration.catalogPath)",
             "devices.known": "\(registry.count)",
@@ -109,6 +120,8 @@ public final class GatewayRuntime: Sendable {
         if let mqtt { list.append(mqtt) }
         // After the store: stopped before it, so pushes in flight still reach the WAL.
         if let http = httpService() { list.append(http) }
+
+        if let coap { list.append(coap) }
         return list + extra
     }
 

@@ -1,6 +1,0 @@
-import CoAPIngest
-import Testing
-
-@Test func CoAPIngestModuleLinks() {
-    #expect("\(CoAPIngest.self)" == "CoAPIngest")
-}
