@@ -110,18 +110,28 @@ public final class HTTPLineProtocolSink: UplinkSink {
         return body
     }
 
+    /// Renders (and compresses) the body.
+    public func prepare(_ batch: OutboxBatch) async throws -> PreparedBatch {
+        let body = try render(batch)
+        if configuration.gzip, let zipped = Gzip.compress(body) {
+            return PreparedBatch(batch: batch, body: zipped, renderedBytes: body.count, gzipped: true)
+        }
+        return PreparedBatch(batch: batch, body: body, renderedBytes: body.count, gzipped: false)
+    }
+
     /// POSTs the batch; see the type's documentation for the status handling.
     public func send(_ batch: OutboxBatch) async throws -> SinkOutcome {
-        var body = try render(batch)
-        let rendered = body.count
+        try await send(try await prepare(batch))
+    }
+
+    /// POSTs a prepared batch.
+    public func send(_ prepared: PreparedBatch) async throws -> SinkOutcome {
+        guard let body = prepared.body else { return try await send(prepared.batch) }
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
-        request.headers.add(name: "X-CityGate-Seq", value: "\(batch.seq)")
-        if configuration.gzip, let zipped = Gzip.compress(body) {
-            body = zipped
-            request.headers.add(name: "Content-Encoding", value: "gzip")
-        }
+        request.headers.add(name: "X-CityGate-Seq", value: "\(prepared.batch.seq)")
+        if prepared.gzipped { request.headers.add(name: "Content-Encoding", value: "gzip") }
         if let authorization { request.headers.add(name: "Authorization", value: authorization) }
         request.body = .bytes(ByteBuffer(bytes: body))
         let c = configuration.timeout.components
@@ -129,7 +139,7 @@ public final class HTTPLineProtocolSink: UplinkSink {
         let text = (try? await response.body.collect(upTo: 16_384)).map { String(buffer: $0) } ?? ""
         switch response.status.code {
         case 200..<300:
-            counts.add(rendered, ordering: .relaxed)
+            counts.add(prepared.renderedBytes, ordering: .relaxed)
             wire.add(body.count, ordering: .relaxed)
             return .acknowledged
         case 400, 422: return .rejected("HTTP \(response.status.code): \(text.prefix(500))")

@@ -154,6 +154,18 @@ public final class Outbox: Sendable {
         try state.withLock { s in try s.nextBatch(sink: sink, maxPoints: max(1, maxPoints)) }
     }
 
+    /// The batch that would follow `batch` once it is acknowledged, read without recording anything: a sink
+    /// prepares it while `batch` is on the wire. Make it current with `claim` after the ack.
+    public func peekBatch(after batch: OutboxBatch, maxPoints: Int) throws -> OutboxBatch? {
+        try state.withLock { s in try s.peekBatch(after: batch, maxPoints: max(1, maxPoints)) }
+    }
+
+    /// Records a peeked batch in flight if it is still exactly what `nextBatch` would return now (nothing of
+    /// higher priority arrived, its rows are all still there); false otherwise (call `nextBatch`).
+    public func claim(_ batch: OutboxBatch) throws -> Bool {
+        try state.withLock { s in try s.claim(batch) }
+    }
+
     /// Records that the receiver acknowledged `batch`: moves the cursor, advances the sequence number, clears the
     /// in-flight record and deletes rows every sink has acknowledged. One transaction.
     public func ack(_ batch: OutboxBatch) throws {

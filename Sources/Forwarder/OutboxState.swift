@@ -135,6 +135,46 @@ final class OutboxState {
         return nil
     }
 
+    /// The first stream in priority order with rows after the sink's cursor (with `override` as a hypothetical
+    /// cursor), and that cursor.
+    private func pendingStreams(sink: String, override: (Int64, Int64)? = nil) -> [(UplinkStream, Int64)] {
+        maxID.keys.map(UplinkStream.init(rawValue:)).sorted().compactMap { stream in
+            var acked = cursors[sink]?[stream.rawValue] ?? 0
+            if let o = override, o.0 == stream.rawValue { acked = max(acked, o.1) }
+            guard let top = maxID[stream.rawValue], top > acked else { return nil }
+            return (stream, acked)
+        }
+    }
+
+    func peekBatch(after batch: OutboxBatch, maxPoints: Int) throws -> OutboxBatch? {
+        guard let last = batch.rows.last else { return nil }
+        for (stream, acked) in pendingStreams(sink: batch.sink, override: (batch.stream.rawValue, last.id)) {
+            try selectAfter.bind(stream.rawValue, at: 1)
+            try selectAfter.bind(acked, at: 2)
+            let rows = try readRows(selectAfter, maxPoints: maxPoints)
+            if !rows.isEmpty { return OutboxBatch(sink: batch.sink, seq: batch.seq + 1, stream: stream, rows: rows) }
+        }
+        return nil
+    }
+
+    func claim(_ batch: OutboxBatch) throws -> Bool {
+        guard inFlight[batch.sink] == nil, batch.seq == (nextSeq[batch.sink] ?? 1), let first = batch.rows.first, let last = batch.rows.last,
+              let (stream, acked) = pendingStreams(sink: batch.sink).first, stream == batch.stream, acked < first.id else { return false }
+        let count = try db.prepare("SELECT COUNT(*) FROM outbox WHERE stream = ? AND id > ? AND id <= ?")
+        try count.bind(stream.rawValue, at: 1)
+        try count.bind(acked, at: 2)
+        try count.bind(last.id, at: 3)
+        guard try count.step() == .row, count.int(at: 0) == batch.rows.count else { return false }
+        try setInFlight.bind(stream.rawValue, at: 1)
+        try setInFlight.bind(first.id, at: 2)
+        try setInFlight.bind(last.id, at: 3)
+        try setInFlight.bind(batch.sink, at: 4)
+        try setInFlight.run()
+        setInFlight.reset()
+        inFlight[batch.sink] = (stream.rawValue, first.id, last.id)
+        return true
+    }
+
     func ack(_ batch: OutboxBatch, keepSent: Bool) throws {
         guard let last = batch.rows.last else { return }
         let stream = batch.stream.rawValue

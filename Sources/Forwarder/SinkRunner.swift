@@ -17,27 +17,46 @@ struct SinkRunner: Sendable {
     let logger: Logger
 
     /// Sends until the task is cancelled.
+    ///
+    /// While a batch is on the wire the next one is read and prepared (rendered, compressed) in a child task, so
+    /// the CPU work overlaps the receiver's; it is sent only if it is still what the outbox would choose after the
+    /// acknowledgement (`Outbox.claim`).
     func run() async {
         var attempt = 0
         let name = sink.name
         let limit = batchPoints
         let outbox = self.outbox
+        let executor = self.executor
+        let sink = self.sink
+        var ahead: PreparedBatch?
         while !Task.isCancelled {
-            let batch: OutboxBatch?
+            let prepared: PreparedBatch
             do {
-                batch = try await executor.run { try outbox.nextBatch(sink: name, maxPoints: limit) }
+                if let next = ahead, try await executor.run({ try outbox.claim(next.batch) }) {
+                    prepared = next
+                } else if let batch = try await executor.run({ try outbox.nextBatch(sink: name, maxPoints: limit) }) {
+                    prepared = try await sink.prepare(batch)
+                } else {
+                    ahead = nil
+                    try? await Task.sleep(for: idlePoll)
+                    continue
+                }
             } catch {
-                logger.info("Outbox read failed", metadata: ["uplink.sink": "\(name)", "error": "\(error)"])
+                ahead = nil
+                counters.failed()
+                logger.info("Uplink batch could not be read or encoded", metadata: ["uplink.sink": "\(name)", "error": "\(error)"])
                 try? await Task.sleep(for: backoff.delay(attempt: attempt))
                 attempt += 1
                 continue
             }
-            guard let batch else {
-                try? await Task.sleep(for: idlePoll)
-                continue
-            }
+            ahead = nil
+            let batch = prepared.batch
+            async let following: PreparedBatch? = {
+                guard let next = try? await executor.run({ try outbox.peekBatch(after: batch, maxPoints: limit) }) else { return nil }
+                return try? await sink.prepare(next)
+            }()
             do {
-                let outcome = try await sink.send(batch)
+                let outcome = try await sink.send(prepared)
                 try await executor.run { try outbox.ack(batch) }
                 switch outcome {
                 case .acknowledged:
@@ -51,7 +70,9 @@ struct SinkRunner: Sendable {
                     logger.info("Uplink delivering again", metadata: ["uplink.sink": "\(name)", "uplink.failures": "\(attempt)"])
                 }
                 attempt = 0
+                ahead = await following
             } catch {
+                _ = await following
                 if Task.isCancelled { return }
                 counters.failed()
                 if attempt == 0 || attempt % 10 == 0 {

@@ -9,8 +9,40 @@ public protocol UplinkSink: Sendable {
     var name: String { get }
     /// Delivers a batch.
     func send(_ batch: OutboxBatch) async throws -> SinkOutcome
+    /// Does the CPU work for a batch (rendering, compression) ahead of its turn, so it overlaps the previous
+    /// batch's round trip. The default does nothing.
+    func prepare(_ batch: OutboxBatch) async throws -> PreparedBatch
+    /// Delivers a prepared batch. The default sends `prepared.batch`.
+    func send(_ prepared: PreparedBatch) async throws -> SinkOutcome
     /// Releases connections; called once when the forwarder stops.
     func shutdown() async
+}
+
+/// A batch with its request body already built.
+public struct PreparedBatch: Sendable {
+    /// The batch.
+    public var batch: OutboxBatch
+    /// The encoded body, if the sink prepared one.
+    public var body: [UInt8]?
+    /// Body bytes before compression.
+    public var renderedBytes: Int
+    /// Whether `body` is gzip.
+    public var gzipped: Bool
+
+    /// Creates a prepared batch.
+    public init(batch: OutboxBatch, body: [UInt8]? = nil, renderedBytes: Int = 0, gzipped: Bool = false) {
+        self.batch = batch
+        self.body = body
+        self.renderedBytes = renderedBytes
+        self.gzipped = gzipped
+    }
+}
+
+extension UplinkSink {
+    /// Prepares nothing.
+    public func prepare(_ batch: OutboxBatch) async throws -> PreparedBatch { PreparedBatch(batch: batch) }
+    /// Sends the batch itself.
+    public func send(_ prepared: PreparedBatch) async throws -> SinkOutcome { try await send(prepared.batch) }
 }
 
 /// What the receiver said about a batch.

@@ -1,5 +1,6 @@
 import Catalog
 import DeviceProfiles
+import Forwarder
 import Foundation
 import GatewayCore
 import Logging
@@ -28,6 +29,8 @@ public final class GatewayRuntime: Sendable {
     public let store: TimeSeriesStore?
     /// What transports that acknowledge after storage (CoAP CON, carrier push) hand their messages to.
     public let durableIngest: DurableIngestor
+    /// The uplink to the province platform (rollups, outbox, sinks), when enabled.
+    public let forwarder: ForwarderService?
     private let logger: Logger
 
     /// Builds the gateway. Fails, with every error listed, when profiles or the catalog cannot be loaded.
@@ -56,7 +59,27 @@ public final class GatewayRuntime: Sendable {
         } else {
             store = nil
         }
-        pipeline = Pipeline(registry: registry, deadLetters: deadLetters, downstream: (store.map { [$0] } ?? []) + downstream, logger: logger)
+        let forwarder: ForwarderService?
+        if configuration.forwarder.enabled {
+            try FileManager.default.createDirectory(atPath: (configuration.outboxPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            forwarder = try ForwarderService(configuration: configuration.forwarderConfiguration, logger: logger) { sink, firing, ageMs in
+                if firing {
+                    logger.warning("Uplink backlog older than its alert age", metadata: ["uplink.sink": "\(sink)", "uplink.oldest_age_ms": "\(ageMs)"])
+                } else {
+                    logger.notice("Uplink backlog back within its alert age", metadata: ["uplink.sink": "\(sink)"])
+                }
+            }
+        } else {
+            forwarder = nil
+        }
+        self.forwarder = forwarder
+        var stages: [any SampleSink] = store.map { [$0] } ?? []
+        var onStateChanges: (@Sendable ([DeviceStateChange]) -> Void)?
+        if let forwarder {
+            stages.append(forwarder.stage)
+            onStateChanges = { changes in forwarder.enqueue(changes.map(UplinkEvent.status)) }
+        }
+        pipeline = Pipeline(registry: registry, deadLetters: deadLetters, downstream: stages + downstream, logger: logger, onStateChanges: onStateChanges)
         durableIngest = DurableIngestor(decoder: decoder, pipeline: pipeline, store: store, storeStage: store == nil ? nil : 0, logger: logger)
         if configuration.mqtt.enabled {
             let ingest = MQTTIngestConfiguration(
@@ -75,10 +98,15 @@ public final class GatewayRuntime: Sendable {
     /// Services in dependency order: the registry first (stopped last, so its final flush sees everything),
     /// then the transports.
     public func services(extra: [any Service] = []) -> [any Service] {
+        let forwarder = self.forwarder
         var list: [any Service] = [
-            RegistryService(registry: registry, interval: .milliseconds(Int64(configuration.registry.flushIntervalSeconds * 1000)), logger: logger),
+            RegistryService(registry: registry, interval: .milliseconds(Int64(configuration.registry.flushIntervalSeconds * 1000)), logger: logger,
+                            onChanges: { changes in forwarder?.enqueue(changes.map(UplinkEvent.status)) }),
         ]
         if let store { list.append(StoreService(store: store)) }
+        // After the store, before the transports: on shutdown ingest drains into the rollup stage, then the
+        // forwarder commits its last cut.
+        if let forwarder { list.append(forwarder) }
         if let mqtt { list.append(mqtt) }
         return list + extra
     }
