@@ -41,7 +41,7 @@ final class OutboxState {
                 sent_points = sent_points + ?, sent_batches = sent_batches + 1 WHERE sink = ?
             """, persistent: true)
         deleteRow = try db.prepare("DELETE FROM outbox WHERE id = ?", persistent: true)
-        oldestRows = try db.prepare("SELECT id, points, bytes FROM outbox WHERE stream = ? ORDER BY id LIMIT 512", persistent: true)
+        oldestRows = try db.prepare("SELECT id, points, bytes FROM outbox WHERE stream = ? AND id > ? ORDER BY id LIMIT 512", persistent: true)
 
         let add = try db.prepare("INSERT OR IGNORE INTO sinks(sink, next_seq) VALUES(?, 1)")
         for sink in sinks {
@@ -221,13 +221,16 @@ final class OutboxState {
         let order = maxID.keys.map(UplinkStream.init(rawValue:)).filter(\.isDroppable).sorted(by: >)
         let protected = Array(inFlight.values)
         for stream in order where totalBytes > maxBytes {
-            var progress = true
-            while totalBytes > maxBytes && progress {
-                progress = false
+            // Oldest first, a page at a time; rows of a batch in flight are stepped over.
+            var after: Int64 = 0
+            while totalBytes > maxBytes {
                 try oldestRows.bind(stream.rawValue, at: 1)
+                try oldestRows.bind(after, at: 2)
                 var candidates: [(Int64, Int, Int64)] = []
                 while try oldestRows.step() == .row { candidates.append((oldestRows.int64(at: 0), oldestRows.int(at: 1), oldestRows.int64(at: 2))) }
                 oldestRows.reset()
+                guard let lastID = candidates.last?.0 else { break }
+                after = lastID
                 for (id, points, bytes) in candidates where totalBytes > maxBytes {
                     if protected.contains(where: { $0.stream == stream.rawValue && id >= $0.from && id <= $0.to }) { continue }
                     try deleteRow.bind(id, at: 1)
@@ -235,7 +238,6 @@ final class OutboxState {
                     deleteRow.reset()
                     totalBytes -= bytes
                     dropped[stream, default: 0] += points
-                    progress = true
                 }
             }
         }

@@ -19,6 +19,7 @@ struct BenchUplinkCommand: AsyncParsableCommand {
     @Option(help: "The victoria-metrics binary (default: found on PATH or in /usr/bin).") var vmBinary: String?
     @Option(help: "Where the temporary outbox and VictoriaMetrics data go (default $TMPDIR or /tmp).") var workDir: String?
     @Flag(help: "Keep the temporary directory (printed) instead of removing it.") var keep = false
+    @Flag(help: "No receiver: read, render and compress every batch, acknowledge at once (the gateway's side alone).") var dryRun = false
 
     func run() async throws {
         guard series > 0, hours > 0, batchPoints > 0 else { throw ValidationError("--series, --hours and --batch-points must be positive") }
@@ -26,7 +27,8 @@ struct BenchUplinkCommand: AsyncParsableCommand {
         defer { if !keep { try? FileManager.default.removeItem(atPath: dir) } }
         let commandLine = (["citygate"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
         out("machine: \(UplinkBenchmark.machine()); \(series) series × \(hours * 60) one-minute rollups; work dir \(dir)\n")
-        let bench = UplinkBenchmark(series: series, hours: hours, batchPoints: batchPoints, gzip: gzip, vmBinary: vmBinary)
+        var bench = UplinkBenchmark(series: series, hours: hours, batchPoints: batchPoints, gzip: gzip, vmBinary: vmBinary)
+        bench.dryRun = dryRun
         let r = try await bench.run(directory: dir) { out($0 + "\n") }
         let rows = [
             ["FIGURE", "VALUE"],
@@ -40,7 +42,7 @@ struct BenchUplinkCommand: AsyncParsableCommand {
             ["outbox fill", String(format: "%.1f s, %.0f MiB file (%.0f bytes/point)", r.fillSeconds, Double(r.outboxFileBytes) / 1_048_576,
                                    Double(r.outboxFileBytes) / Double(max(1, r.points)))],
             ["stored in VictoriaMetrics", r.storedPoints < 0 ? "(query failed)" : "\(StoreBenchSupport.grouped(r.storedPoints)) points"],
-            ["receiver", "victoria-metrics \(r.vmVersion), loopback, -dedup.minScrapeInterval=1ms"],
+            ["receiver", dryRun ? r.vmVersion : "victoria-metrics \(r.vmVersion), loopback, -dedup.minScrapeInterval=1ms"],
         ]
         out(ProfileTool.render(rows))
         out("command: \(commandLine)\n")

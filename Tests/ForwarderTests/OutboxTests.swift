@@ -155,6 +155,29 @@ struct OutboxTests {
         try outbox.ack(batch)
     }
 
+    @Test func aPeekedBatchIsClaimedOnlyIfNothingMoreUrgentArrived() throws {
+        let dir = try TemporaryDirectory(prefix: "outbox")
+        let outbox = try Outbox(configuration: .init(path: dir.file("o.db"), rowPoints: 1), sinks: ["a"])
+        _ = try outbox.commit(points: (0..<4).map { point("d", start: Int64($0) * 60_000) }, nowMs: 1)
+        let first = try #require(try outbox.nextBatch(sink: "a", maxPoints: 2))
+        let peeked = try #require(try outbox.peekBatch(after: first, maxPoints: 2))
+        #expect(peeked.seq == first.seq + 1)
+        #expect(peeked.rows.first!.id > first.rows.last!.id)
+        #expect(try !outbox.claim(peeked), "not before the batch in flight is acknowledged")
+        try outbox.ack(first)
+        #expect(try outbox.claim(peeked))
+        #expect(try outbox.nextBatch(sink: "a", maxPoints: 2) == peeked, "claimed means in flight")
+        try outbox.ack(peeked)
+
+        _ = try outbox.commit(points: (4..<6).map { point("d", start: Int64($0) * 60_000) }, nowMs: 2)
+        let third = try #require(try outbox.nextBatch(sink: "a", maxPoints: 1))
+        let fourth = try #require(try outbox.peekBatch(after: third, maxPoints: 1))
+        try outbox.ack(third)
+        _ = try outbox.commit(points: [], events: [.alert(alertID: "x", rule: "r", device: "d", severity: "s", state: "firing", value: 1, timeMs: 1)], nowMs: 3)
+        #expect(try !outbox.claim(fourth), "an alert arrived: it goes first")
+        #expect(try outbox.nextBatch(sink: "a", maxPoints: 1)?.stream == .alerts)
+    }
+
     @Test func checkpointAndClockSurviveAReopen() throws {
         let dir = try TemporaryDirectory(prefix: "outbox")
         do {

@@ -2,6 +2,7 @@ import Forwarder
 import Foundation
 import GatewayCore
 import Logging
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -57,6 +58,9 @@ public struct UplinkBenchmark: Sendable {
     public var gzip: Bool
     /// The victoria-metrics binary (nil: PATH).
     public var vmBinary: String?
+    /// No receiver: batches are read, rendered and compressed exactly as for VictoriaMetrics, then acknowledged
+    /// at once. Measures the gateway's side of the drain alone.
+    public var dryRun = false
 
     /// Creates a benchmark.
     public init(series: Int = 100_000, hours: Int = 24, batchPoints: Int = 50_000, gzip: Bool = true, vmBinary: String? = nil) {
@@ -110,6 +114,15 @@ public struct UplinkBenchmark: Sendable {
         let outboxFileBytes = StoreBenchSupport.directoryBytes(outboxPath) + StoreBenchSupport.directoryBytes(outboxPath + "-wal")
         progress("outbox filled: \(StoreBenchSupport.grouped(total)) points in \(String(format: "%.1f", fillSeconds)) s, \(outboxFileBytes / 1_048_576) MiB")
 
+        if dryRun {
+            let sink = NullReceiverSink(inner: try HTTPLineProtocolSink(configuration: .init(name: "vm", url: "http://127.0.0.1:1/write", gateway: "bench", gzip: gzip)))
+            let (seconds, failures, status) = try await drain(outboxPath: outboxPath, sink: sink, total: total, logger: logger, progress: progress)
+            let bytes = sink.bytes.withLock { $0 }
+            return Result(series: series, points: total, outboxBytes: status.bytes, outboxFileBytes: outboxFileBytes, fillSeconds: fillSeconds,
+                          drainSeconds: seconds, lineProtocolBytes: bytes.0, wireBytes: bytes.1, batches: status.sinks.first?.sentBatches ?? 0,
+                          failures: failures, storedPoints: -1, vmVersion: "none (dry run: rendered and compressed, acknowledged without sending)")
+        }
+
         // The receiver.
         let port = try StoreBenchSupport.freeLoopbackPort()
         let base = "http://127.0.0.1:\(port)"
@@ -137,9 +150,31 @@ public struct UplinkBenchmark: Sendable {
 
         // Drain through the production path.
         let sink = try HTTPLineProtocolSink(configuration: .init(name: "vm", url: base + "/write", gateway: "bench", gzip: gzip))
+        let (drainSeconds, failures, status) = try await drain(outboxPath: outboxPath, sink: sink, total: total, logger: logger, progress: progress)
+
+        _ = try? StoreBenchSupport.run(curl, ["-sS", "--max-time", "120", base + "/internal/force_flush"])
+        let window = "\(hours * 3_600 + 3_600)s"
+        var stored = -1
+        if let r = try? StoreBenchSupport.run(curl, ["-sS", "--fail", "--max-time", "600", base + "/api/v1/query", "--data-urlencode",
+                                                    "query=sum(count_over_time(bench_count[\(window)]))", "--data-urlencode", "time=\(endMs / 1000 + 60)"]),
+           r.status == 0 {
+            stored = VictoriaMetricsReference.firstValue(r.output) ?? -1
+        }
+        let bytes = sink.bytesSent
+        return Result(series: series, points: total, outboxBytes: status.bytes, outboxFileBytes: outboxFileBytes, fillSeconds: fillSeconds, drainSeconds: drainSeconds,
+                      lineProtocolBytes: bytes.lineProtocol, wireBytes: bytes.wire, batches: status.sinks.first?.sentBatches ?? 0,
+                      failures: failures, storedPoints: stored, vmVersion: version)
+    }
+
+    /// Runs a `ForwarderService` with `sink` over the filled outbox until every point is acknowledged.
+    private func drain(outboxPath: String, sink: any UplinkSink, total: Int, logger: Logger, progress: @Sendable (String) -> Void) async throws
+        -> (seconds: Double, failures: Int, status: OutboxStatus)
+    {
         let config = ForwarderConfiguration(
             gatewayID: "bench", outboxPath: outboxPath, windows: [RollupWindow(sizeMs: 60_000, latenessMs: 30_000)], maxBytes: .max, backlogAlertAgeMs: nil,
-            statusInterval: .seconds(3_600), sinks: [.init(kind: .http(sink.configuration), batchPoints: batchPoints, backoff: Backoff(initial: .milliseconds(100), maximum: .seconds(2)))])
+            statusInterval: .seconds(3_600),
+            sinks: [.init(kind: .http(.init(name: sink.name, url: "http://127.0.0.1:1/write", gateway: "bench")), batchPoints: batchPoints,
+                          backoff: Backoff(initial: .milliseconds(100), maximum: .seconds(2)))])
         let service = try ForwarderService(configuration: config, sinks: [sink], logger: logger)
         let d0 = MonotonicClock.nowNs()
         let task = Task { try await service.run() }
@@ -153,23 +188,10 @@ public struct UplinkBenchmark: Sendable {
             }
             try await Task.sleep(for: .milliseconds(20))
         }
-        let drainSeconds = Double(MonotonicClock.nowNs() - d0) / 1e9
+        let seconds = Double(MonotonicClock.nowNs() - d0) / 1e9
         task.cancel()
         _ = try? await task.value
-        let status = try await service.status()
-
-        _ = try? StoreBenchSupport.run(curl, ["-sS", "--max-time", "120", base + "/internal/force_flush"])
-        let window = "\(hours * 3_600 + 3_600)s"
-        var stored = -1
-        if let r = try? StoreBenchSupport.run(curl, ["-sS", "--fail", "--max-time", "600", base + "/api/v1/query", "--data-urlencode",
-                                                    "query=sum(count_over_time(bench_count[\(window)]))", "--data-urlencode", "time=\(endMs / 1000 + 60)"]),
-           r.status == 0 {
-            stored = VictoriaMetricsReference.firstValue(r.output) ?? -1
-        }
-        let bytes = sink.bytesSent
-        return Result(series: series, points: total, outboxBytes: status.bytes, outboxFileBytes: outboxFileBytes, fillSeconds: fillSeconds, drainSeconds: drainSeconds,
-                      lineProtocolBytes: bytes.lineProtocol, wireBytes: bytes.wire, batches: status.sinks.first?.sentBatches ?? 0,
-                      failures: service.sinkCounters[0].failures, storedPoints: stored, vmVersion: version)
+        return (seconds, service.sinkCounters[0].failures, try await service.status())
     }
 
     /// `N cores (model), M GiB`.
@@ -181,4 +203,24 @@ public struct UplinkBenchmark: Sendable {
         }
         return "\(ProcessInfo.processInfo.activeProcessorCount) cores (\(model)), \(ProcessInfo.processInfo.physicalMemory / 1_073_741_824) GiB"
     }
+}
+
+/// The dry run's receiver: prepares batches like the HTTP sink (line protocol, gzip) and acknowledges them at once.
+final class NullReceiverSink: UplinkSink {
+    let inner: HTTPLineProtocolSink
+    let bytes = Mutex<(Int, Int)>((0, 0))
+    var name: String { inner.name }
+
+    init(inner: HTTPLineProtocolSink) { self.inner = inner }
+
+    func prepare(_ batch: OutboxBatch) async throws -> PreparedBatch { try await inner.prepare(batch) }
+
+    func send(_ batch: OutboxBatch) async throws -> SinkOutcome { try await send(try await prepare(batch)) }
+
+    func send(_ prepared: PreparedBatch) async throws -> SinkOutcome {
+        bytes.withLock { $0 = ($0.0 + prepared.renderedBytes, $0.1 + (prepared.body?.count ?? 0)) }
+        return .acknowledged
+    }
+
+    func shutdown() async { await inner.shutdown() }
 }
