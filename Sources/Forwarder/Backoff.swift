@@ -1,3 +1,5 @@
+import Mosquitto
+
 /// Capped exponential backoff with jitter between failed sends of one sink.
 ///
 /// Attempt `n` (0-based, counted since the last success) waits `base = min(max, initial * 2^n)` shortened by a
@@ -20,26 +22,14 @@ public struct Backoff: Sendable, Hashable {
         self.jitter = min(max(jitter, 0), 1)
     }
 
-    /// The delay before retry `attempt` (0-based) with `unitRandom` in `0..<1` choosing the jitter.
+    /// The delay before retry `attempt` (0-based) with `unitRandom` in `0..<1` choosing the jitter: the same
+    /// arithmetic as the MQTT client's reconnect policy, applied to sends.
     public func delay(attempt: Int, unitRandom: Double) -> Duration {
-        let cap = max(Self.seconds(maximum), 0)
-        var base = min(max(Self.seconds(initial), 0), cap)
-        var n = 0
-        while n < attempt && base < cap {
-            base = min(base * 2, cap)
-            n += 1
-        }
-        let seconds = base * (1 - jitter * min(max(unitRandom, 0), 1))
-        return .nanoseconds(Int64((seconds * 1e9).rounded()))
+        MQTTReconnectPolicy(initialDelay: initial, maxDelay: maximum, jitterFraction: jitter).delay(attempt: attempt, unitRandom: unitRandom)
     }
 
     /// The delay before retry `attempt`, jittered with the system generator.
     public func delay(attempt: Int) -> Duration {
         delay(attempt: attempt, unitRandom: Double.random(in: 0..<1))
-    }
-
-    private static func seconds(_ d: Duration) -> Double {
-        let c = d.components
-        return Double(c.seconds) + Double(c.attoseconds) / 1e18
     }
 }
