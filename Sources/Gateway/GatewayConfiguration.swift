@@ -379,6 +379,7 @@ extension GatewayConfiguration {
         func resolve(_ p: String) -> String { p.hasPrefix("/") || base.isEmpty ? p : (base as NSString).appendingPathComponent(p) }
         dataDirectory = resolve(dataDirectory)
         store.directory = store.directory.map(resolve)
+        forwarder.outboxPath = forwarder.outboxPath.map(resolve)
         profilesDirectory = resolve(profilesDirectory)
         if var tls = mqtt.tls {
             tls.caFile = resolve(tls.caFile)

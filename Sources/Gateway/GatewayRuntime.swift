@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Catalog
 import CoAPIngest
 import DeviceProfiles
+import Forwarder
 import Foundation
 import GatewayCore
 import Logging
@@ -43,6 +44,8 @@ public final class GatewayRuntime: Sendable {
     public let durableIngest: DurableIngestor
     /// The carrier push receivers (CTWing, OneNET) over `durableIngest`; served by the HTTP server when `http.enabled`.
     public let pushReceiver: PushReceiver
+    /// The uplink to the province platform (rollups, outbox, sinks), when enabled.
+    public let forwarder: ForwarderService?
     let logger: Logger
 
     /// Builds the gateway. Fails, with every error listed, when profiles or the catalog cannot be loaded.
@@ -71,10 +74,29 @@ public final class GatewayRuntime: Sendable {
         } else {
             store = nil
         }
+        let forwarder: ForwarderService?
+        // The uplink's backlog alert goes through the alert engine (built below): a cell both closures can reach.
+        let alertsCell = AlertEngineCell()
+        if configuration.forwarder.enabled {
+            try FileManager.default.createDirectory(atPath: (configuration.outboxPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            forwarder = try ForwarderService(configuration: configuration.forwarderConfiguration, logger: logger) { sink, firing, ageMs in
+                if firing {
+                    logger.warning("Uplink backlog older than its alert age", metadata: ["uplink.sink": "\(sink)", "uplink.oldest_age_ms": "\(ageMs)"])
+                } else {
+                    logger.notice("Uplink backlog back within its alert age", metadata: ["uplink.sink": "\(sink)"])
+                }
+                alertsCell.engine?.report(rule: Self.uplinkBacklogRule.id, subject: sink, breaching: firing, value: Double(ageMs) / 1000)
+            }
+        } else {
+            forwarder = nil
+        }
+        self.forwarder = forwarder
         alertFeed = AlertFeed()
         if configuration.alerts.enabled {
-            let (engine, alertStore, service) = try Self.makeAlerts(configuration: configuration, registry: registry, feed: alertFeed, logger: logger)
+            let (engine, alertStore, service) = try Self.makeAlerts(
+                configuration: configuration, registry: registry, feed: alertFeed, forwarder: forwarder, logger: logger)
             alerts = engine
+            alertsCell.engine = engine
             self.alertStore = alertStore
             alertService = service
         } else {
@@ -84,7 +106,12 @@ public final class GatewayRuntime: Sendable {
         }
         var stages: [any SampleSink] = store.map { [$0] } ?? []
         if let alerts { stages.append(alerts) }
-        pipeline = Pipeline(registry: registry, deadLetters: deadLetters, downstream: stages + downstream, logger: logger)
+        var onStateChanges: (@Sendable ([DeviceStateChange]) -> Void)?
+        if let forwarder {
+            stages.append(forwarder.stage)
+            onStateChanges = { changes in forwarder.enqueue(changes.map(UplinkEvent.status)) }
+        }
+        pipeline = Pipeline(registry: registry, deadLetters: deadLetters, downstream: stages + downstream, logger: logger, onStateChanges: onStateChanges)
         durableIngest = DurableIngestor(decoder: decoder, pipeline: pipeline, store: store, storeStage: store == nil ? nil : 0, logger: logger)
         pushReceiver = PushReceiver(configuration: configuration.http.pushConfiguration, ingest: durableIngest, logger: logger)
         if configuration.mqtt.enabled {
@@ -112,11 +139,16 @@ public final class GatewayRuntime: Sendable {
     /// Services in dependency order: the registry first (stopped last, so its final flush sees everything),
     /// then the transports.
     public func services(extra: [any Service] = []) -> [any Service] {
+        let forwarder = self.forwarder
         var list: [any Service] = [
-            RegistryService(registry: registry, interval: .milliseconds(Int64(configuration.registry.flushIntervalSeconds * 1000)), logger: logger),
+            RegistryService(registry: registry, interval: .milliseconds(Int64(configuration.registry.flushIntervalSeconds * 1000)), logger: logger,
+                            onChanges: { changes in forwarder?.enqueue(changes.map(UplinkEvent.status)) }),
         ]
         if let store { list.append(StoreService(store: store)) }
         if let alertService { list.append(alertService) }
+        // After the store, before the transports: on shutdown ingest drains into the rollup stage, then the
+        // forwarder commits its last cut.
+        if let forwarder { list.append(forwarder) }
         if let mqtt { list.append(mqtt) }
         // After the store: stopped before it, so pushes in flight still reach the WAL.
         if let http = httpService() { list.append(http) }
@@ -148,7 +180,15 @@ public final class GatewayRuntime: Sendable {
 }
 
 extension GatewayRuntime {
-    static func makeAlerts(configuration: GatewayConfiguration, registry: DeviceRegistry, feed: AlertFeed, logger: Logger) throws
+    /// The built-in alert the uplink raises when a sink's oldest unsent point is older than its alert age.
+    static let uplinkBacklogRule: AlertRule = {
+        var rule = AlertRule(id: "uplink-backlog-old", summary: "Uplink backlog older than its alert age (link to the province platform down?)",
+                             condition: .external)
+        rule.severity = .major
+        return rule
+    }()
+
+    static func makeAlerts(configuration: GatewayConfiguration, registry: DeviceRegistry, feed: AlertFeed, forwarder: ForwarderService?, logger: Logger) throws
         -> (AlertEngine, AlertStore, AlertService)
     {
         let a = configuration.alerts
@@ -173,15 +213,33 @@ extension GatewayRuntime {
             channels.append(WebhookAlertChannel(name: w.name, url: w.url, secret: w.secret, gateway: a.gatewayID, client: HTTPClient.shared))
         }
         let wiring = AlertService.wiring(channelNames: channels.map(\.name), feed: feed)
+        let deliver = wiring.onEvents
+        // Alerts also go upstream (issue "forwarding"): keyed by alert id and state, so a replay overwrites.
+        let gatewayID = configuration.alerts.gatewayID
+        let onEvents: @Sendable ([AlertEvent]) -> Void
+        if let forwarder {
+            onEvents = { events in
+                deliver(events)
+                forwarder.enqueue(events.map { Self.uplinkEvent($0, gateway: gatewayID) })
+            }
+        } else {
+            onEvents = deliver
+        }
         let engine = try AlertEngine(
             rules: rules, store: store,
             configuration: .init(defaultReportIntervalMs: Int64(configuration.registry.defaultReportIntervalSeconds) * 1000),
-            logger: logger, onEvents: wiring.onEvents)
+            systemRules: forwarder == nil ? [] : [uplinkBacklogRule], logger: logger, onEvents: onEvents)
         engine.seed(devices: registry.devices().map { (id: $0.id, profile: $0.profileID, family: $0.family, reportIntervalSeconds: $0.reportIntervalSeconds) })
         var serviceConfiguration = AlertService.Configuration()
         serviceConfiguration.retentionMs = a.retentionMs
         let service = AlertService(engine: engine, store: store, channels: channels, configuration: serviceConfiguration, wiring: wiring, logger: logger)
         return (engine, store, service)
+    }
+
+    static func uplinkEvent(_ e: AlertEvent, gateway: String) -> UplinkEvent {
+        UplinkEvent.alert(
+            alertID: "\(e.alert.id)", rule: e.alert.rule, device: e.alert.device, severity: e.alert.severity.rawValue, state: e.kind.rawValue,
+            value: e.alert.lastValue ?? e.alert.value ?? 0, timeMs: e.timeMs, detailsJSON: String(decoding: e.jsonBody(gateway: gateway), as: UTF8.self))
     }
 
     /// Re-reads the rule files; keeps the running rules when the new ones do not load.
@@ -190,6 +248,16 @@ extension GatewayRuntime {
         let set = try RuleSet.load(directory: configuration.alerts.rulesDirectory, knownChannels: configuration.alerts.channelNames)
         alerts.replaceRules(set)
         return set.rules.count
+    }
+}
+
+/// Lets the forwarder's backlog callback, made before the alert engine, reach it once it exists.
+final class AlertEngineCell: @unchecked Sendable {
+    private let lock = NSLock()
+    private var _engine: AlertEngine?
+    var engine: AlertEngine? {
+        get { lock.withLock { _engine } }
+        set { lock.withLock { _engine = newValue } }
     }
 }
 

@@ -21,9 +21,13 @@ public final class Pipeline: SampleSink, Sendable {
     private let deadLetterCounters: [DeadLetter.Reason: Counter]
     private let deadLetterWriteFailures = Counter(label: "gateway_deadletter_write_failures_total")
     private let sinkFailures = Counter(label: "gateway_pipeline_stage_failures_total")
+    private let onStateChanges: (@Sendable ([DeviceStateChange]) -> Void)?
 
     /// Creates a pipeline over a registry and dead-letter store, forwarding samples to `downstream`.
-    public init(registry: DeviceRegistry, deadLetters: DeadLetterStore, downstream: [any SampleSink] = [], logger: Logger) {
+    /// `onStateChanges` hears devices coming back online (the uplink forwards them).
+    public init(registry: DeviceRegistry, deadLetters: DeadLetterStore, downstream: [any SampleSink] = [], logger: Logger,
+                onStateChanges: (@Sendable ([DeviceStateChange]) -> Void)? = nil) {
+        self.onStateChanges = onStateChanges
         self.registry = registry
         self.deadLetters = deadLetters
         self.downstream = downstream
@@ -53,9 +57,11 @@ public final class Pipeline: SampleSink, Sendable {
         messageCounter.increment(by: Int64(batch.messageCount))
         sampleCounter.increment(by: Int64(batch.samples.count))
         if !batch.statuses.isEmpty {
-            for change in registry.apply(batch.statuses) {
+            let changes = registry.apply(batch.statuses)
+            for change in changes {
                 logger.debug("Device back online", metadata: ["device.id": "\(change.device)"])
             }
+            if !changes.isEmpty { onStateChanges?(changes) }
         }
         if !batch.deadLetters.isEmpty { storeDeadLetters(batch.deadLetters) }
         if !downstream.isEmpty, !batch.samples.isEmpty {

@@ -7,7 +7,7 @@ import Logging
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "bench", abstract: "Benchmarks, reported as ratios against a reference measured in the same run.",
-                                                    subcommands: [Ingest.self, Decode.self, BenchStoreCommand.self, Alerts.self, BenchCoAPCommand.self])
+                                                    subcommands: [Ingest.self, Decode.self, BenchStoreCommand.self, Alerts.self, BenchCoAPCommand.self, BenchUplinkCommand.self])
 
     struct Ingest: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -1,6 +1,0 @@
-import Forwarder
-import Testing
-
-@Test func ForwarderModuleLinks() {
-    #expect("\(Forwarder.self)" == "Forwarder")
-}
