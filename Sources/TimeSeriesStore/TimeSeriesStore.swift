@@ -96,10 +96,9 @@ public final class TimeSeriesStore: SampleSink, Sendable {
     }
 
     struct State {
-        var seriesByKey: [SeriesKey: SeriesID] = [:]
-        var seriesInfo: [SeriesInfo] = []
-        var heads: [Int64: [SeriesID: HeadChunk]] = [:]
-        var sealing: [Int64: [SeriesID: HeadChunk]] = [:]
+        var series = SeriesTable()
+        var heads: [Int64: PartitionHeads] = [:]
+        var sealing: [Int64: PartitionHeads] = [:]
         var headPoints = 0
         var newestMs: Int64 = .min
         var ageReferenceMs: Int64 = .min
@@ -109,11 +108,6 @@ public final class TimeSeriesStore: SampleSink, Sendable {
         var evicted = 0
         var quarantined = 0
         var accepted = 0
-    }
-
-    struct SeriesKey: Hashable {
-        var device: String
-        var metric: String
     }
 
     /// The configuration in force.
@@ -196,14 +190,14 @@ public final class TimeSeriesStore: SampleSink, Sendable {
         let replay = try WALReader.replay(directory: dir + "/" + Filenames.wal, repair: !readOnly) { record in
             switch record {
             case .series(let list):
-                for entry in list where Int(entry.0) >= s.seriesInfo.count || s.seriesInfo[Int(entry.0)].device.isEmpty {
+                for entry in list where !s.series.isDefined(entry.0) {
                     TimeSeriesStore.register(&s, SeriesInfo(id: entry.0, device: entry.1, metric: entry.2, unit: entry.3))
                     newSeries.append((entry.0, entry.1, entry.2, entry.3))
                 }
             case .points(let points):
                 for (id, p) in points {
                     let partition = TimeSeriesStore.partition(of: p.timeMs, configuration.partitionMs)
-                    s.heads[partition, default: [:]][id, default: HeadChunk()].append(p.timeMs, p.value)
+                    s.heads[partition, default: PartitionHeads()].append(id, p.timeMs, p.value)
                     s.headPoints += 1
                     s.newestMs = max(s.newestMs, p.timeMs)
                 }
@@ -217,22 +211,18 @@ public final class TimeSeriesStore: SampleSink, Sendable {
 
         self.wal = readOnly ? nil : try WALWriter(directory: dir + "/" + Filenames.wal, segmentBytes: configuration.walSegmentBytes,
                                                   commitInterval: configuration.commitInterval, logger: logger)
+        let (seriesCount, segmentCount) = (s.series.definedCount, s.segments.count)
         self.catalog = Mutex(catalog)
         self.state = Mutex(s)
         self.recovery = report
         logger.info("Store opened", metadata: [
-            "store.path": "\(dir)", "store.series": "\(s.seriesInfo.count)", "store.segments": "\(s.segments.count)",
+            "store.path": "\(dir)", "store.series": "\(seriesCount)", "store.segments": "\(segmentCount)",
             "store.replayed_points": "\(report.replayedPoints)", "store.quarantined": "\(report.quarantined.count)",
         ])
     }
 
     static func register(_ s: inout State, _ info: SeriesInfo) {
-        let index = Int(info.id)
-        if index >= s.seriesInfo.count {
-            s.seriesInfo.append(contentsOf: (s.seriesInfo.count...index).map { SeriesInfo(id: SeriesID($0), device: "", metric: "", unit: "") })
-        }
-        s.seriesInfo[index] = info
-        s.seriesByKey[SeriesKey(device: info.device, metric: info.metric)] = info.id
+        s.series.define(info.id, device: info.device, metric: info.metric, unit: info.unit)
     }
 
     @inline(__always)
@@ -259,18 +249,17 @@ public final class TimeSeriesStore: SampleSink, Sendable {
             var points: [(SeriesID, Point)] = []
             points.reserveCapacity(samples.count)
             for sample in samples {
-                let key = SeriesKey(device: sample.device, metric: sample.metric)
                 let id: SeriesID
-                if let existing = s.seriesByKey[key] {
+                if let existing = s.series.lookup(device: sample.device, metric: sample.metric) {
                     id = existing
                 } else {
-                    id = SeriesID(s.seriesInfo.count)
+                    id = SeriesID(s.series.idCount)
                     TimeSeriesStore.register(&s, SeriesInfo(id: id, device: sample.device, metric: sample.metric, unit: sample.unit))
                     created.append((id, sample.device, sample.metric, sample.unit))
                 }
                 let t = sample.timeMs
                 points.append((id, Point(timeMs: t, value: sample.value)))
-                s.heads[TimeSeriesStore.partition(of: t, partitionMs), default: [:]][id, default: HeadChunk()].append(t, sample.value)
+                s.heads[TimeSeriesStore.partition(of: t, partitionMs), default: PartitionHeads()].append(id, t, sample.value)
                 if t > s.newestMs { s.newestMs = t }
             }
             // The WAL sees series before the points that use them, in the order the heads saw them.
@@ -340,7 +329,7 @@ public final class TimeSeriesStore: SampleSink, Sendable {
 
     func checkpointNow() throws {
         guard let wal else { throw StoreError.readOnly }
-        let (snapshot, coveredThrough): ([Int64: [SeriesID: HeadChunk]], Int) = try state.withLock { s in
+        let (snapshot, coveredThrough): ([Int64: PartitionHeads], Int) = try state.withLock { s in
             let snap = s.heads
             s.heads = [:]
             s.sealing = snap
@@ -357,14 +346,10 @@ public final class TimeSeriesStore: SampleSink, Sendable {
         } catch {
             // Nothing is lost: the heads go back and the WAL files stay.
             state.withLock { s in
-                for (p, chunks) in snapshot {
-                    for (id, chunk) in chunks {
-                        var merged = chunk
-                        if let newer = s.heads[p]?[id] { for i in 0..<newer.count { merged.append(newer.times[i], newer.values[i]) } }
-                        s.heads[p, default: [:]][id] = merged
-                    }
+                for (p, older) in snapshot {
+                    s.heads[p, default: PartitionHeads()].prepend(older)
                 }
-                s.headPoints = s.heads.values.reduce(0) { $0 + $1.values.reduce(0) { $0 + $1.count } }
+                s.headPoints = s.heads.values.reduce(0) { $0 + $1.points }
                 s.sealing = [:]
                 s.segments += written
             }
@@ -411,8 +396,8 @@ public final class TimeSeriesStore: SampleSink, Sendable {
         try catalog.withLock { try $0.deleteSegment(row.id) }
     }
 
-    func seal(partition: Int64, chunks: [SeriesID: HeadChunk]) throws -> LoadedSegment? {
-        try writeSegment(partition: partition, series: chunks.keys.sorted()) { chunks[$0]!.resolved() }
+    func seal(partition: Int64, chunks: PartitionHeads) throws -> LoadedSegment? {
+        try writeSegment(partition: partition, series: chunks.series) { chunks.chunk($0)?.resolved() ?? [] }
     }
 
     /// Builds one segment from each series' points (produced one series at a time), writes it durably and
@@ -478,7 +463,7 @@ public final class TimeSeriesStore: SampleSink, Sendable {
     /// Totals.
     public var stats: Stats {
         state.withLock { s in
-            Stats(series: s.seriesByKey.count, headPoints: s.headPoints + s.sealing.values.reduce(0) { $0 + $1.values.reduce(0) { $0 + $1.count } },
+            Stats(series: s.series.definedCount, headPoints: s.headPoints + s.sealing.values.reduce(0) { $0 + $1.points },
                   segments: s.segments.count, segmentPoints: s.segments.reduce(0) { $0 + $1.row.points },
                   segmentBytes: s.segments.reduce(0) { $0 + $1.row.bytes }, evictedSegments: s.evicted, quarantinedSegments: s.quarantined,
                   acceptedPoints: s.accepted)
@@ -487,17 +472,17 @@ public final class TimeSeriesStore: SampleSink, Sendable {
 
     /// The series id for a device and metric.
     public func seriesID(device: String, metric: String) -> SeriesID? {
-        state.withLock { $0.seriesByKey[SeriesKey(device: device, metric: metric)] }
+        state.withLock { $0.series.lookup(device: device, metric: metric) }
     }
 
     /// Every series, optionally of one device.
     public func series(device: String? = nil) -> [SeriesInfo] {
-        state.withLock { s in s.seriesInfo.filter { !$0.device.isEmpty && (device == nil || $0.device == device) } }
+        state.withLock { s in s.series.all(device: device) }
     }
 
     /// The name of a series.
     public func info(_ id: SeriesID) -> SeriesInfo? {
-        state.withLock { s in Int(id) < s.seriesInfo.count && !s.seriesInfo[Int(id)].device.isEmpty ? s.seriesInfo[Int(id)] : nil }
+        state.withLock { s in s.series.info(id) }
     }
 
     func reader(for row: StoreCatalog.SegmentRow) throws -> SegmentReader {
@@ -517,7 +502,7 @@ public final class TimeSeriesStore: SampleSink, Sendable {
             var memory: [HeadChunk] = []
             for layer in [s.sealing, s.heads] {
                 for (p, chunks) in layer where p + configuration.partitionMs > from && p <= to {
-                    if let c = chunks[id] { memory.append(c) }
+                    if let c = chunks.chunk(id) { memory.append(c) }
                 }
             }
             return (segs, memory)
@@ -598,7 +583,10 @@ public final class TimeSeriesStore: SampleSink, Sendable {
             let r = try reader(for: row)
             if let e = r.entry(for: id), e.tMax >= fromMs, e.tMin < toMs { entries.append((row, e, r)) }
         }
-        let memoryRanges = memory.compactMap { c -> (Int64, Int64)? in c.times.isEmpty ? nil : (c.times.min()!, c.times.max()!) }
+        let memoryRanges = memory.compactMap { c -> (Int64, Int64)? in
+            guard let low = c.points.lazy.map(\.timeMs).min(), let high = c.points.lazy.map(\.timeMs).max() else { return nil }
+            return (low, high)
+        }
         var decoded: [[Point]] = []
         for (i, (_, e, r)) in entries.enumerated() {
             let inside = e.tMin >= fromMs && e.tMax < toMs && bucketStart(e.tMin) == bucketStart(e.tMax)

@@ -34,7 +34,7 @@ struct BenchStoreCommand: AsyncParsableCommand {
     var vm = true
     @Option(help: "The victoria-metrics binary (default: found on PATH or in /usr/bin).")
     var vmBinary: String?
-    @Option(help: "Store partition length in hours (default: the store's own, 1 h); for exploring the trade-off, not for the reported figures.")
+    @Option(help: "Store partition length in hours (default: the store's own, 24 h); for exploring the trade-off, not for the reported figures.")
     var partitionHours: Double?
     @Option(help: "Seed of the workload's shifts and perturbations and of the query choice.")
     var seed: UInt64 = 1

@@ -104,7 +104,10 @@ enum CodecFixtures {
         cases.append(Case(name: "2^53 is not decimal", points: points(regularTimes(2), [9_007_199_254_740_992, 1]), expected: .xor))
         cases.append(Case(name: "Int64 extremes as values", points: points(regularTimes(2), [Double(Int64.max), Double(Int64.min)]), expected: .xor))
         cases.append(Case(name: "nine decimals", points: points(regularTimes(3), [0.000_000_001, 1.123_456_789, -2.5]), expected: .decimal, exponent: 9))
-        cases.append(Case(name: "ten decimals", points: points(regularTimes(2), [0.000_000_000_1, 1]), expected: .xor))
+        cases.append(Case(name: "ten decimals", points: points(regularTimes(3), [0.000_000_000_1, 1, 18.622_184_922_4]), expected: .decimal, exponent: 10))
+        cases.append(Case(name: "fifteen decimals", points: points(regularTimes(2), [0.000_000_000_000_001, -1.5]), expected: .decimal, exponent: 15))
+        cases.append(Case(name: "sixteen decimals", points: points(regularTimes(2), [0.000_000_000_000_000_1, 1]), expected: .xor))
+        cases.append(Case(name: "fifteen decimals beyond 2^53", points: points(regularTimes(2), [9.007_199_254_740_993, 1]), expected: .xor))
         cases.append(Case(name: "constant run", points: points(regularTimes(600), Array(repeating: 3.3, count: 600)), expected: .constant, exponent: 1))
         cases.append(Case(name: "constant NaN", points: points(regularTimes(50), Array(repeating: Double(nan: 7, signaling: false), count: 50)),
                           expected: .constant))

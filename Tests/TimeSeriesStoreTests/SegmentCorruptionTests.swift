@@ -15,9 +15,10 @@ import TimeSeriesStore
         }
     }
 
-    /// About 2 KB: several blocks (some compressed, some raw), a compressed index.
+    /// A few KB: several blocks (some compressed, some raw), a compressed index. (150 points a series: with format
+    /// 2's zero-run timestamps, 60 left blocks too small to compress.)
     static let smallSegment: (bytes: [UInt8], workload: [(SeriesID, [Point])]) = {
-        var workload = CodecFixtures.cityWorkload(series: 10, points: 60, seed: 11)
+        var workload = CodecFixtures.cityWorkload(series: 10, points: 150, seed: 11)
         workload.append((1_000, CodecFixtures.points([5, 6], [1.5, 2.5])))  // a chunk small enough for a raw block
         var writer = SegmentWriter(level: 3, blockSize: 300)
         for (id, points) in workload { writer.append(series: id, points: points) }
@@ -33,7 +34,7 @@ import TimeSeriesStore
 
     @Test func smallSegmentIsShapedAsIntended() throws {
         let (bytes, workload) = Self.smallSegment
-        #expect((1_500...3_000).contains(bytes.count), "\(bytes.count) bytes")
+        #expect((1_500...6_000).contains(bytes.count), "\(bytes.count) bytes")
         let reader = try SegmentReader(bytes: bytes)
         #expect(reader.blocks.contains { $0.isCompressed } && reader.blocks.contains { !$0.isCompressed })
         for (id, points) in workload {
@@ -87,10 +88,13 @@ import TimeSeriesStore
         #expect(error.map(Self.kind) == .corrupt)
         #expect(error?.description.contains("not a segment file") == true)
 
-        var future = Self.smallSegment.bytes
-        future[4] = 2
-        Self.reseal(&future)
-        #expect(throws: SegmentError.unsupportedVersion(2)) { _ = try SegmentReader(bytes: future) }
+        for version: UInt8 in [0, 3, 255] {
+            var other = Self.smallSegment.bytes
+            other[4] = version
+            Self.reseal(&other)
+            let error = #expect(throws: SegmentError.unsupportedVersion(version)) { _ = try SegmentReader(bytes: other) }
+            #expect(error?.description == "segment version \(version) is not supported (this build reads 1 to 2)")
+        }
 
         let checksum = #expect(throws: SegmentError.self) {
             var damaged = Self.smallSegment.bytes
@@ -190,9 +194,9 @@ import TimeSeriesStore
     static let pointsA = CodecFixtures.points([10, 20, 30], [1, 2, 3])
     static let pointsB = CodecFixtures.points([15, 25], [0.5, 0.25])
 
-    static func chunk(_ points: [Point]) -> [UInt8] {
+    static func chunk(_ points: [Point], version: UInt8 = SegmentFormat.version) -> [UInt8] {
         var bytes: [UInt8] = []
-        ChunkCodec.encode(points, into: &bytes)
+        ChunkCodec.encode(points, into: &bytes, version: version)
         return bytes
     }
 
@@ -208,20 +212,22 @@ import TimeSeriesStore
         var statMarker: UInt8 = 0xFF
     }
 
-    static func validEntries() -> [Entry] {
-        let a = chunk(pointsA)
-        let b = chunk(pointsB)
+    static func validEntries(version: UInt8 = SegmentFormat.version) -> [Entry] {
+        let a = chunk(pointsA, version: version)
+        let b = chunk(pointsB, version: version)
         return [
             Entry(delta: 4, offset: 0, length: UInt64(a.count), count: 3, tMin: 10, span: 20, stats: [1, 3, 6, 3]),
             Entry(delta: 5, offset: UInt64(a.count), length: UInt64(b.count), count: 2, tMin: 15, span: 10, stats: [0.25, 0.5, 0.75, 0.25]),
         ]
     }
 
-    /// A complete file: header, one raw block with the two chunks, a raw index with `entries` (or `body`), trailer.
-    static func forge(entries: [Entry], blocks: [(stored: UInt64, raw: UInt64)]? = nil, blockCount: UInt64? = nil, seriesCount: UInt64? = nil,
-                      extra: [UInt8] = [], blockBytes: [UInt8]? = nil) -> [UInt8] {
-        let data = blockBytes ?? chunk(pointsA) + chunk(pointsB)
-        var file = SegmentFormat.magic + [SegmentFormat.version, 0, 0, 0] + [UInt8](repeating: 0, count: 8)
+    /// A complete file of format `version`: header, one raw block with the two chunks, a raw index with `entries`,
+    /// trailer. Version 2 entries have no block or offset (those fields of `Entry` are ignored) and store `tMin`
+    /// relative to the previous entry's.
+    static func forge(entries: [Entry], version: UInt8 = SegmentFormat.version, blocks: [(stored: UInt64, raw: UInt64)]? = nil, blockCount: UInt64? = nil,
+                      seriesCount: UInt64? = nil, extra: [UInt8] = [], blockBytes: [UInt8]? = nil) -> [UInt8] {
+        let data = blockBytes ?? chunk(pointsA, version: version) + chunk(pointsB, version: version)
+        var file = SegmentFormat.magic + [version, 0, 0, 0] + [UInt8](repeating: 0, count: 8)
         file.append(0)  // raw block
         file += data
         var body: [UInt8] = []
@@ -232,9 +238,12 @@ import TimeSeriesStore
             Varint.append(b.raw, to: &body)
         }
         Varint.append(seriesCount ?? UInt64(entries.count), to: &body)
+        var previousTMin: Int64 = 0
         for e in entries {
-            for v in [e.delta, e.block, e.offset, e.length, e.count] { Varint.append(v, to: &body) }
-            Varint.appendSigned(e.tMin, to: &body)
+            let fields = version == 1 ? [e.delta, e.block, e.offset, e.length, e.count] : [e.delta, e.length, e.count]
+            for v in fields { Varint.append(v, to: &body) }
+            Varint.appendSigned(version == 1 ? e.tMin : e.tMin &- previousTMin, to: &body)
+            previousTMin = e.tMin
             Varint.append(e.span, to: &body)
             for s in e.stats {
                 body.append(e.statMarker)  // 0xFF: stored as the bit pattern
@@ -253,58 +262,68 @@ import TimeSeriesStore
         return file
     }
 
-    @Test func theForgeBuildsAValidFile() throws {
-        let reader = try SegmentReader(bytes: Self.forge(entries: Self.validEntries()))
+    @Test(arguments: [UInt8(1), 2])
+    func theForgeBuildsAValidFile(version: UInt8) throws {
+        let reader = try SegmentReader(bytes: Self.forge(entries: Self.validEntries(version: version), version: version))
+        #expect(reader.formatVersion == version)
         #expect(reader.series == [4, 9])
         #expect(CodecFixtures.bits(try reader.points(for: 4)) == CodecFixtures.bits(Self.pointsA))
         #expect(CodecFixtures.bits(try reader.points(for: 9)) == CodecFixtures.bits(Self.pointsB))
         #expect(reader.entry(for: 9)?.sum == 0.75)
     }
 
-    @Test func inconsistentIndexesAreRefusedAtOpen() {
-        let valid = Self.validEntries()
-        let dataCount = UInt64(Self.chunk(Self.pointsA).count + Self.chunk(Self.pointsB).count)
+    @Test(arguments: [UInt8(1), 2])
+    func inconsistentIndexesAreRefusedAtOpen(version: UInt8) {
+        let valid = Self.validEntries(version: version)
+        let dataCount = UInt64(Self.chunk(Self.pointsA, version: version).count + Self.chunk(Self.pointsB, version: version).count)
         var forged: [(String, [UInt8])] = []
+        func forge(entries: [Entry], blocks: [(stored: UInt64, raw: UInt64)]? = nil, blockCount: UInt64? = nil, seriesCount: UInt64? = nil,
+                   extra: [UInt8] = []) -> [UInt8] {
+            Self.forge(entries: entries, version: version, blocks: blocks, blockCount: blockCount, seriesCount: seriesCount, extra: extra)
+        }
         var e = valid
         e[1].delta = 0
-        forged.append(("repeated series id", Self.forge(entries: e)))
+        forged.append(("repeated series id", forge(entries: e)))
         e = valid
         e[0].delta = UInt64(UInt32.max)
-        forged.append(("series id beyond 32 bits", Self.forge(entries: e)))
-        e = valid
-        e[1].offset += 1
-        forged.append(("gap between chunks", Self.forge(entries: e)))
+        forged.append(("series id beyond 32 bits", forge(entries: e)))
+        if version == 1 {
+            e = valid
+            e[1].offset += 1
+            forged.append(("gap between chunks", forge(entries: e)))
+            e = valid
+            e[1].block = 1
+            forged.append(("block number out of range", forge(entries: e)))
+        }
         e = valid
         e[0].length -= 1
-        forged.append(("overlapping chunks", Self.forge(entries: e)))
+        forged.append(("overlapping chunks", forge(entries: e)))
         e = valid
         e[1].length -= 1
-        forged.append(("block not covered", Self.forge(entries: e)))
+        forged.append(("block not covered", forge(entries: e)))
         e = valid
         e[1].length += 1
-        forged.append(("chunk past the block", Self.forge(entries: e)))
-        e = valid
-        e[1].block = 1
-        forged.append(("block number out of range", Self.forge(entries: e)))
+        forged.append(("chunk past the block", forge(entries: e)))
         e = valid
         e[0].count = 0
-        forged.append(("empty chunk", Self.forge(entries: e)))
+        forged.append(("empty chunk", forge(entries: e)))
         e = valid
-        e[0].count = 1_000
-        forged.append(("count above the chunk's bytes", Self.forge(entries: e)))
+        // Format 2 lets a chunk hold more points than bytes (zero runs), up to a bound.
+        e[0].count = version == 1 ? 1_000 : UInt64(ChunkCodec.maxPointsBeyondBytes + 1)
+        forged.append(("count above the chunk's bytes", forge(entries: e)))
         e = valid
         e[0].tMin = .max
-        forged.append(("tMax overflows", Self.forge(entries: e)))
+        forged.append(("tMax overflows", forge(entries: e)))
         e = valid
-        e[0].statMarker = 10
-        forged.append(("statistic exponent 10", Self.forge(entries: e)))
-        forged.append(("series count beyond the index", Self.forge(entries: valid, seriesCount: 1 << 40)))
-        forged.append(("missing entry", Self.forge(entries: valid, seriesCount: 3)))
-        forged.append(("bytes after the index", Self.forge(entries: valid, extra: [0])))
-        forged.append(("block table longer than the data", Self.forge(entries: valid, blocks: [(dataCount + 2, dataCount + 1)])))
-        forged.append(("raw block with a wrong raw length", Self.forge(entries: valid, blocks: [(dataCount + 1, dataCount - 1)])))
-        forged.append(("block count beyond the index", Self.forge(entries: valid, blockCount: 1 << 40)))
-        forged.append(("one block too many", Self.forge(entries: valid, blocks: [(dataCount + 1, dataCount), (0, 0)])))
+        e[0].statMarker = 16
+        forged.append(("statistic exponent 16", forge(entries: e)))
+        forged.append(("series count beyond the index", forge(entries: valid, seriesCount: 1 << 40)))
+        forged.append(("missing entry", forge(entries: valid, seriesCount: 3)))
+        forged.append(("bytes after the index", forge(entries: valid, extra: [0])))
+        forged.append(("block table longer than the data", forge(entries: valid, blocks: [(dataCount + 2, dataCount + 1)])))
+        forged.append(("raw block with a wrong raw length", forge(entries: valid, blocks: [(dataCount + 1, dataCount - 1)])))
+        forged.append(("block count beyond the index", forge(entries: valid, blockCount: 1 << 40)))
+        forged.append(("one block too many", forge(entries: valid, blocks: [(dataCount + 1, dataCount), (0, 0)])))
         for (name, bytes) in forged {
             let error = #expect(throws: SegmentError.self, "\(name)") { _ = try SegmentReader(bytes: bytes) }
             if let error { #expect(Self.kind(error) == .corrupt, "\(name): \(error)") }

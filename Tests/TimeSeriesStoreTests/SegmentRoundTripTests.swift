@@ -36,17 +36,21 @@ import TimeSeriesStore
         }
     }
 
-    @Test func manySeriesRoundTripWithIndexStatistics() throws {
+    /// Format 2 is what the writer produces; format 1 (older builds) must still read back the same.
+    @Test(arguments: [UInt8(1), 2])
+    func manySeriesRoundTripWithIndexStatistics(version: UInt8) throws {
         // 2,000 series × 100 points, appended in shuffled order with sparse ids.
         var workload = CodecFixtures.cityWorkload(series: 2_000, points: 100, seed: 2_000)
         var g = SeededGenerator(seed: 1)
         workload.shuffle(using: &g)
-        var writer = SegmentWriter(level: 3, blockSize: 64 * 1024)
+        var writer = SegmentWriter(level: 3, blockSize: 64 * 1024, formatVersion: version)
         for (id, points) in workload { writer.append(series: id, points: points) }
         #expect(writer.seriesCount == 2_000)
         #expect(writer.pointCount == 200_000)
         let bytes = try writer.finish()
         let reader = try SegmentReader(bytes: bytes)
+        #expect(bytes[4] == version)
+        #expect(reader.formatVersion == version)
 
         let expected = Dictionary(uniqueKeysWithValues: workload)
         #expect(reader.series == expected.keys.sorted())

@@ -17,21 +17,29 @@ public enum ValueCodec {
         case xor = 3
     }
 
-    /// The largest decimal exponent tried: 10^9 (nanounits) is finer than any sensor reports.
-    public static let maxDecimalExponent = 9
+    /// The largest decimal exponent (segment format 2): 15 decimals cover values printed with up to 15 decimals,
+    /// such as NAB's 10-decimal synthetic series, which format 1 (at most 9) stored as XOR at about 1.5× the bytes.
+    /// 10^15 < 2^53, so the scale is an exact double, and mantissas stay below 2^53 as before.
+    public static let maxDecimalExponent = 15
+
+    /// The largest decimal exponent a segment of format version 1 holds.
+    public static let maxDecimalExponentVersion1 = 9
 
     /// Exact powers of ten (every one up to 10^22 is a double exactly).
-    static let powersOfTen: [Double] = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9]
+    static let powersOfTen: [Double] = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15]
     /// 2^53: mantissas stay below it so they are exact doubles and their deltas cannot overflow an `Int64`.
     private static let mantissaLimit: Double = 9_007_199_254_740_992
 
     /// Appends `values` in the encoding chosen for them and returns it: `constant` when there are at least two
-    /// values and all share a bit pattern, else `decimal` when it round-trips, else `xor` (also for no values: one
-    /// byte).
+    /// values and all share a bit pattern, else `decimal` when it round-trips with an exponent of at most
+    /// `maxDecimalExponent` (9 for segment format 1), else `xor` (also for no values: one byte).
     @discardableResult
-    public static func encode(_ values: [Double], into dst: inout [UInt8]) -> Encoding {
+    public static func encode(_ values: [Double], into dst: inout [UInt8], maxDecimalExponent limit: Int = maxDecimalExponent) -> Encoding {
         if values.count >= 2, encode(values, as: .constant, into: &dst) { return .constant }
-        if !values.isEmpty, encode(values, as: .decimal, into: &dst) { return .decimal }
+        if !values.isEmpty, let (exponent, mantissas) = decimalMantissas(values), exponent <= limit {
+            appendDecimal(exponent: exponent, mantissas: mantissas, into: &dst)
+            return .decimal
+        }
         encodeXOR(values, into: &dst)
         return .xor
     }
@@ -48,14 +56,7 @@ public enum ValueCodec {
             return true
         case .decimal:
             guard let (exponent, mantissas) = decimalMantissas(values) else { return false }
-            dst.append(Encoding.decimal.rawValue)
-            dst.append(UInt8(exponent))
-            var previous: Int64 = 0
-            for m in mantissas {
-                // |m| < 2^53, so the difference cannot overflow.
-                Varint.appendSigned(m - previous, to: &dst)
-                previous = m
-            }
+            appendDecimal(exponent: exponent, mantissas: mantissas, into: &dst)
             return true
         case .xor:
             encodeXOR(values, into: &dst)
@@ -63,7 +64,7 @@ public enum ValueCodec {
         }
     }
 
-    /// The smallest `d` in 0...9 such that every value equals `Double(m) / 10^d` bit for bit with |m| < 2^53, or
+    /// The smallest `d` in 0...15 such that every value equals `Double(m) / 10^d` bit for bit with |m| < 2^53, or
     /// nil when there is none (a NaN, an infinity, −0.0, a value with more decimals, or a huge one).
     public static func decimalExponent(_ values: [Double]) -> Int? {
         decimalMantissas(values)?.exponent
@@ -74,9 +75,9 @@ public enum ValueCodec {
     ///
     /// `decimal` and `xor` spend at least one byte per value, so a `count` beyond the bytes left is refused before
     /// anything is reserved. `constant` spends 9 bytes in all, so its `count` must come from a bounded source: the
-    /// chunk decoder has already read that many timestamps of at least a byte each.
+    /// chunk decoder bounds it (`ChunkCodec.maxPointsBeyondBytes`).
     ///
-    /// - Throws: `CodecError` for an unknown encoding byte, a decimal exponent above 9, a mantissa of 2^53 or more,
+    /// - Throws: `CodecError` for an unknown encoding byte, a decimal exponent above 15, a mantissa of 2^53 or more,
     ///   a non-canonical XOR control byte, or input that ends early.
     @discardableResult
     public static func decode(
@@ -202,6 +203,17 @@ public enum ValueCodec {
         let m = Int64(scaled)
         guard (Double(m) / scale).bitPattern == v.bitPattern else { return nil }
         return m
+    }
+
+    private static func appendDecimal(exponent: Int, mantissas: [Int64], into dst: inout [UInt8]) {
+        dst.append(Encoding.decimal.rawValue)
+        dst.append(UInt8(exponent))
+        var previous: Int64 = 0
+        for m in mantissas {
+            // |m| < 2^53, so the difference cannot overflow.
+            Varint.appendSigned(m - previous, to: &dst)
+            previous = m
+        }
     }
 
     private static func encodeXOR(_ values: [Double], into dst: inout [UInt8]) {

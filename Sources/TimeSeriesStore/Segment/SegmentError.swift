@@ -20,7 +20,7 @@ public enum SegmentError: Error, Sendable, Hashable, CustomStringConvertible {
         case .truncated(let message): "segment truncated: \(message)"
         case .checksum(let message): "segment checksum mismatch: \(message)"
         case .corrupt(let message): "segment corrupt: \(message)"
-        case .unsupportedVersion(let version): "segment version \(version) is not supported (this build reads \(SegmentFormat.version))"
+        case .unsupportedVersion(let version): "segment version \(version) is not supported (this build reads \(SegmentFormat.readableVersions.lowerBound) to \(SegmentFormat.readableVersions.upperBound))"
         case .compression(let message): "segment compression failed: \(message)"
         }
     }

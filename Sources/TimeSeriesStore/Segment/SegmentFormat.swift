@@ -3,8 +3,11 @@
 public enum SegmentFormat {
     /// "CGSG", at the start and at the very end of the file.
     public static let magic: [UInt8] = [0x43, 0x47, 0x53, 0x47]
-    /// The version this build writes and the only one it reads.
-    public static let version: UInt8 = 1
+    /// The version this build writes. Version 2 added the timestamp encoding byte (zero runs), decimal exponents up
+    /// to 15 and a slimmer index entry (no block number or offset, `tMin` relative to the previous entry's).
+    public static let version: UInt8 = 2
+    /// The versions this build reads; any other is refused as `SegmentError.unsupportedVersion`.
+    public static let readableVersions: ClosedRange<UInt8> = 1...2
     /// magic (4) │ version (1) │ reserved (3) │ file length (8).
     public static let headerSize = 16
     /// index offset (8) │ index length (4) │ index body length (4) │ crc32c (4) │ magic (4).

@@ -36,6 +36,8 @@ public final class SegmentReader: Sendable {
     public let pointCount: Int
     /// Size of the file.
     public var byteCount: Int { bytes.count }
+    /// The file's format version (one of `SegmentFormat.readableVersions`).
+    public let formatVersion: UInt8
 
     private let bytes: [UInt8]
     private let cache = Mutex<CachedBlock?>(nil)
@@ -61,7 +63,8 @@ public final class SegmentReader: Sendable {
         guard bytes[0..<4].elementsEqual(SegmentFormat.magic) else {
             throw .corrupt("not a segment file: starts with \(Self.hex(bytes[0..<4])), expected \(Self.hex(SegmentFormat.magic[...]))")
         }
-        guard bytes[4] == SegmentFormat.version else { throw .unsupportedVersion(bytes[4]) }
+        guard SegmentFormat.readableVersions.contains(bytes[4]) else { throw .unsupportedVersion(bytes[4]) }
+        let version = bytes[4]
         let declared = LittleEndian.readUInt64(bytes, at: 8)
         guard declared == UInt64(n) else {
             if declared > UInt64(n) { throw .truncated("file has \(n) bytes, header declares \(declared)") }
@@ -114,13 +117,15 @@ public final class SegmentReader: Sendable {
         guard position == dataEnd else { throw .corrupt("blocks end at byte \(position), the index starts at \(dataEnd)") }
 
         // Entries: ascending ids; chunks tile the blocks exactly, in order.
-        let seriesCount = try index.count(minimumBytesEach: 15, "series")
+        // The fewest bytes an entry takes: one per varint, two per statistic.
+        let seriesCount = try index.count(minimumBytesEach: version == 1 ? 15 : 13, "series")
         var entries: [SegmentIndexEntry] = []
         entries.reserveCapacity(seriesCount)
         var previous: UInt64 = 0
         var cursorBlock = 0
         var cursorOffset = 0
         var points = 0
+        var previousTMin: Int64 = 0
         for number in 0..<seriesCount {
             let delta = try index.uvarint()
             let id = previous &+ delta
@@ -128,11 +133,24 @@ public final class SegmentReader: Sendable {
                 throw .corrupt("index entry \(number): series ids are not ascending 32-bit values")
             }
             previous = id
-            let block = try index.size(limit: blockCount, "entry \(number) block")
-            let chunkOffset = try index.size(limit: maxBlockBytes, "entry \(number) offset")
+            if cursorBlock < blockCount && cursorOffset == blocks[cursorBlock].rawBytes {
+                cursorBlock += 1
+                cursorOffset = 0
+            }
+            // Format 1 names the block and offset (which must be where the previous chunk ended); format 2 has
+            // them from the tiling alone.
+            var block = cursorBlock
+            var chunkOffset = cursorOffset
+            if version == 1 {
+                block = try index.size(limit: blockCount, "entry \(number) block")
+                chunkOffset = try index.size(limit: maxBlockBytes, "entry \(number) offset")
+            }
             let length = try index.size(limit: maxBlockBytes, "entry \(number) length")
-            let count = try index.size(limit: length, "entry \(number) count")
-            let tMin = try index.svarint()
+            // Zero-run timestamps let a version-2 chunk hold more points than bytes, up to a bound.
+            let count = try index.size(limit: version == 1 ? length : max(length, ChunkCodec.maxPointsBeyondBytes), "entry \(number) count")
+            let tMinField = try index.svarint()
+            let tMin = version == 1 ? tMinField : previousTMin &+ tMinField
+            previousTMin = tMin
             let span = try index.uvarint()
             // tMax − tMin can exceed Int64.max (a chunk from Int64.min to Int64.max), so compare as unsigned.
             guard span <= UInt64(bitPattern: Int64.max &- tMin) else {
@@ -140,10 +158,6 @@ public final class SegmentReader: Sendable {
             }
             let tMax = tMin &+ Int64(bitPattern: span)
             guard count >= 1, length >= 3 else { throw .corrupt("index entry \(number): empty chunk") }
-            if cursorBlock < blockCount && cursorOffset == blocks[cursorBlock].rawBytes {
-                cursorBlock += 1
-                cursorOffset = 0
-            }
             guard block == cursorBlock, chunkOffset == cursorOffset, block < blockCount, length <= blocks[block].rawBytes - chunkOffset else {
                 throw .corrupt("index entry \(number) (series \(id)) at block \(block) offset \(chunkOffset) length \(length) does not follow the previous chunk")
             }
@@ -162,6 +176,7 @@ public final class SegmentReader: Sendable {
         guard index.isAtEnd else { throw .corrupt("index: \(index.remaining) bytes left after the last entry") }
 
         self.bytes = bytes
+        self.formatVersion = version
         self.blocks = blocks
         self.entries = entries
         self.series = entries.map(\.series)
@@ -202,7 +217,7 @@ public final class SegmentReader: Sendable {
         }
         let points: [Point]
         do {
-            points = try ChunkCodec.decode(source, range: start..<(start + entry.length))
+            points = try ChunkCodec.decode(source, range: start..<(start + entry.length), version: formatVersion)
         } catch {
             throw .corrupt("series \(series) in block \(entry.block): \(error)")
         }

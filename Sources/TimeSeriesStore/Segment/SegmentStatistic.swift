@@ -1,4 +1,4 @@
-/// One statistic of an index entry (min, max, sum or last): `d <1>` then, for `d` in 0...9, the svarint mantissa `m`
+/// One statistic of an index entry (min, max, sum or last): `d <1>` then, for `d` in 0...15 (0...9 in format 1), the svarint mantissa `m`
 /// with value `Double(m) / 10^d`, or for `d` = 0xFF the 8-byte bit pattern (docs/formats/segment.md, "Index body").
 ///
 /// Sensor statistics are mostly short decimals (21.3, 3.615), which take 2–4 bytes this way instead of 8 bytes
@@ -7,8 +7,8 @@ enum SegmentStatistic {
     /// The `d` byte of a statistic stored as its bit pattern.
     static let rawMarker: UInt8 = 0xFF
 
-    static func append(_ value: Double, to dst: inout [UInt8]) {
-        for exponent in 0...ValueCodec.maxDecimalExponent {
+    static func append(_ value: Double, to dst: inout [UInt8], maxDecimalExponent: Int = ValueCodec.maxDecimalExponent) {
+        for exponent in 0...maxDecimalExponent {
             if let m = ValueCodec.mantissa(of: value, exponent: exponent) {
                 dst.append(UInt8(exponent))
                 Varint.appendSigned(m, to: &dst)

@@ -12,6 +12,8 @@ public struct SegmentWriter: Sendable {
     public let level: Int32
     /// Uncompressed bytes at which a block is cut.
     public let blockSize: Int
+    /// The segment format version written: `SegmentFormat.version`, or 1 for compatibility tests.
+    public let formatVersion: UInt8
 
     /// Every chunk so far, back to back in append order.
     private var chunkBytes: [UInt8] = []
@@ -38,10 +40,14 @@ public struct SegmentWriter: Sendable {
     /// - Parameters:
     ///   - level: zstd level, 1 (fast) to 19; 3 is zstd's default.
     ///   - blockSize: uncompressed bytes per block; a block is cut before the chunk that would pass it.
-    public init(level: Int32 = 3, blockSize: Int = 16 * 1024) {
+    ///   - formatVersion: the format written; only 1 (what older builds wrote, for tests of reading it) and
+    ///     `SegmentFormat.version` exist.
+    public init(level: Int32 = 3, blockSize: Int = 16 * 1024, formatVersion: UInt8 = SegmentFormat.version) {
         precondition(blockSize > 0, "blockSize must be positive")
+        precondition(formatVersion == 1 || formatVersion == SegmentFormat.version, "segment format \(formatVersion) cannot be written")
         self.level = level
         self.blockSize = blockSize
+        self.formatVersion = formatVersion
     }
 
     /// Series appended so far (empty appends not counted).
@@ -71,7 +77,7 @@ public struct SegmentWriter: Sendable {
             }
         }
         let start = chunkBytes.count
-        ChunkCodec.encode(points, into: &chunkBytes)
+        ChunkCodec.encode(points, into: &chunkBytes, version: formatVersion)
         let length = chunkBytes.count - start
         precondition(length <= SegmentFormat.maxBlockBytes, "series \(series): chunk of \(length) bytes exceeds the block limit")
         pending.append(Pending(series: series, start: start, length: length, count: points.count, tMin: first.timeMs,
@@ -98,12 +104,12 @@ public struct SegmentWriter: Sendable {
         var out: [UInt8] = []
         out.reserveCapacity(chunkBytes.count / 2 + pending.count * 48 + 1024)
         out.append(contentsOf: SegmentFormat.magic)
-        out.append(contentsOf: [SegmentFormat.version, 0, 0, 0])
+        out.append(contentsOf: [formatVersion, 0, 0, 0])
         LittleEndian.append(UInt64(0), to: &out)  // file length, patched below
 
         // Blocks: whole chunks in series order, cut before the chunk that would pass blockSize.
         var blocks: [(stored: Int, raw: Int)] = []
-        var locations: [(block: Int, offset: Int)] = []
+        var locations: [(block: Int, offset: Int)] = []  // written only by format 1
         locations.reserveCapacity(order.count)
         var block: [UInt8] = []
         block.reserveCapacity(min(blockSize, chunkBytes.count) + 64)
@@ -134,20 +140,26 @@ public struct SegmentWriter: Sendable {
         }
         Varint.append(UInt64(order.count), to: &body)
         var previous: SeriesID = 0
+        var previousTMin: Int64 = 0
+        let exponentLimit = formatVersion == 1 ? ValueCodec.maxDecimalExponentVersion1 : ValueCodec.maxDecimalExponent
         for (position, index) in order.enumerated() {
             let chunk = pending[index]
             Varint.append(UInt64(chunk.series - previous), to: &body)
             previous = chunk.series
-            Varint.append(UInt64(locations[position].block), to: &body)
-            Varint.append(UInt64(locations[position].offset), to: &body)
+            if formatVersion == 1 {
+                // Version 2 derives both from the chunk lengths: chunks tile the blocks in order.
+                Varint.append(UInt64(locations[position].block), to: &body)
+                Varint.append(UInt64(locations[position].offset), to: &body)
+            }
             Varint.append(UInt64(chunk.length), to: &body)
             Varint.append(UInt64(chunk.count), to: &body)
-            Varint.appendSigned(chunk.tMin, to: &body)
+            // Version 2: relative to the previous entry's (series of one partition start close together).
+            Varint.appendSigned(formatVersion == 1 ? chunk.tMin : chunk.tMin &- previousTMin, to: &body)
+            previousTMin = chunk.tMin
             Varint.append(UInt64(bitPattern: chunk.tMax &- chunk.tMin), to: &body)
-            SegmentStatistic.append(chunk.min, to: &body)
-            SegmentStatistic.append(chunk.max, to: &body)
-            SegmentStatistic.append(chunk.sum, to: &body)
-            SegmentStatistic.append(chunk.last, to: &body)
+            for statistic in [chunk.min, chunk.max, chunk.sum, chunk.last] {
+                SegmentStatistic.append(statistic, to: &body, maxDecimalExponent: exponentLimit)
+            }
         }
         precondition(body.count <= SegmentFormat.maxIndexBytes, "index of \(order.count) series exceeds the index limit")
 
