@@ -138,6 +138,31 @@ public final class DeviceRegistry: Sendable {
         }
     }
 
+    /// Applies a presence report from a carrier platform (CTWing online/offline, OneNET login/logout) to a known
+    /// device: online brings it back (and counts as seen), offline takes it offline now instead of waiting for the
+    /// silence timeout. Returns the transition, or nil when there is none or the device is unknown (a presence
+    /// report carries no profile, so it cannot create a device).
+    @discardableResult
+    public func reportPresence(device: String, online: Bool, atMs: Int64) -> DeviceStateChange? {
+        table.withLock { table in
+            guard var record = table.records[device] else { return nil }
+            let target: DeviceState = online ? .online : .offline
+            if online { record.lastSeenMs = max(record.lastSeenMs, atMs) }
+            guard record.state != target else {
+                table.records[device] = record
+                return nil
+            }
+            record.state = target
+            record.stateChangedMs = atMs
+            table.onlineCount += online ? 1 : -1
+            table.records[device] = record
+            table.dirty.insert(device)
+            let change = DeviceStateChange(device: device, from: online ? .offline : .online, to: target, atMs: atMs)
+            table.pendingChanges.append(change)
+            return change
+        }
+    }
+
     /// Marks online devices that have been silent too long as offline, and returns every transition since the
     /// previous sweep: the offline → online ones `apply` reported in the meantime, then the new online → offline
     /// ones (sorted by device). Forward these; a caller that forwards from `sweep` can ignore `apply`'s result.

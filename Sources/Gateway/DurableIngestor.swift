@@ -1,3 +1,4 @@
+import Catalog
 import GatewayCore
 import Logging
 import TimeSeriesStore
@@ -10,15 +11,17 @@ import TimeSeriesStore
 public struct DurableIngestor: DurableIngest {
     let decoder: any MessageDecoder
     let pipeline: Pipeline
+    let registry: DeviceRegistry?
     let store: TimeSeriesStore?
     /// The store's index in the pipeline's downstream list.
     let storeStage: Int?
     let logger: Logger
 
     /// Creates the ingestor; `storeStage` is the store's index among the pipeline's downstream sinks.
-    public init(decoder: any MessageDecoder, pipeline: Pipeline, store: TimeSeriesStore?, storeStage: Int?, logger: Logger) {
+    public init(decoder: any MessageDecoder, pipeline: Pipeline, registry: DeviceRegistry? = nil, store: TimeSeriesStore?, storeStage: Int?, logger: Logger) {
         self.decoder = decoder
         self.pipeline = pipeline
+        self.registry = registry
         self.store = store
         self.storeStage = storeStage
         self.logger = logger
@@ -30,6 +33,10 @@ public struct DurableIngestor: DurableIngest {
         var outcomes: [IngestOutcome] = []
         outcomes.reserveCapacity(messages.count)
         for message in messages {
+            if message.payload.isEmpty, let presence = message.attributes["event.online"] {
+                outcomes.append(applyPresence(message, online: presence == "1"))
+                continue
+            }
             let samplesBefore = batch.samples.count
             let lettersBefore = batch.deadLetters.count
             decoder.decode(message, into: &batch)
@@ -57,6 +64,21 @@ public struct DurableIngestor: DurableIngest {
 }
 
 extension DurableIngestor {
+    /// A platform's online/offline report: applied to the device if the registry knows it under the platform's
+    /// device id, the IMEI, or the topic's last part; accepted either way (it is not data, and retrying cannot help).
+    func applyPresence(_ message: RawMessage, online: Bool) -> IngestOutcome {
+        let candidates = [message.attributes["platform.device_id"], message.attributes["imei"], message.topic.split(separator: "/").last.map(String.init)]
+        for case let id? in candidates where registry?.device(id: id) != nil {
+            let at = message.attributes["platform.time_ms"].flatMap { Int64($0) } ?? message.receiveTimeMs
+            if let change = registry?.reportPresence(device: id, online: online, atMs: at) {
+                logger.debug("Device presence from the platform", metadata: ["device.id": "\(id)", "device.state": "\(change.to.rawValue)"])
+            }
+            return .stored(samples: 0)
+        }
+        logger.debug("Presence report for a device not in the registry", metadata: ["push.topic": "\(message.topic)"])
+        return .stored(samples: 0)
+    }
+
     /// Stores a dead letter the transport produced itself (the pipeline counts it by reason).
     public func deadLetter(_ letter: DeadLetter) async -> Bool {
         pipeline.storeDeadLetters([letter])

@@ -112,7 +112,7 @@ public final class GatewayRuntime: Sendable {
             onStateChanges = { changes in forwarder.enqueue(changes.map(UplinkEvent.status)) }
         }
         pipeline = Pipeline(registry: registry, deadLetters: deadLetters, downstream: stages + downstream, logger: logger, onStateChanges: onStateChanges)
-        durableIngest = DurableIngestor(decoder: decoder, pipeline: pipeline, store: store, storeStage: store == nil ? nil : 0, logger: logger)
+        durableIngest = DurableIngestor(decoder: decoder, pipeline: pipeline, registry: registry, store: store, storeStage: store == nil ? nil : 0, logger: logger)
         pushReceiver = PushReceiver(configuration: configuration.http.pushConfiguration, ingest: durableIngest, logger: logger)
         if configuration.mqtt.enabled {
             let ingest = MQTTIngestConfiguration(

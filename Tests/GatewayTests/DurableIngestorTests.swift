@@ -1,3 +1,4 @@
+import Catalog
 import Foundation
 import Gateway
 import GatewayCore
@@ -54,5 +55,29 @@ struct DurableIngestorTests {
         let id = try #require(reopened.seriesID(device: "24e124148b24ce7c", metric: "pressure"))
         #expect(try reopened.last(id)?.value == 300_000)
         try reopened.close()
+    }
+
+    @Test func platformPresenceReportsMoveKnownDevicesOfflineAndOnline() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("presence-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let gateway = try runtime(dir)
+        let now = WallClock.nowMs()
+        let data = RawMessage(transport: .mqtt, topic: "lora/milesight/em500-pp/24e124148b24ce7c/up",
+                              payload: [0x01, 0x75, 90, 0x03, 0x7B, 0x2C, 0x01], receiveTimeMs: now)
+        _ = await gateway.durableIngest.ingest([data])
+        #expect(gateway.registry.device(id: "24e124148b24ce7c")?.state == .online)
+        func presence(_ online: Bool, device: String) -> RawMessage {
+            RawMessage(transport: .ctwing, topic: "15014772/\(device)", payload: [], receiveTimeMs: now + 1_000,
+                       attributes: ["event.online": online ? "1" : "0", "platform.device_id": device])
+        }
+        #expect(await gateway.durableIngest.ingest([presence(false, device: "24e124148b24ce7c")]) == [.stored(samples: 0)])
+        #expect(gateway.registry.device(id: "24e124148b24ce7c")?.state == .offline)
+        #expect(gateway.registry.summary.offline == 1)
+        _ = await gateway.durableIngest.ingest([presence(true, device: "24e124148b24ce7c")])
+        #expect(gateway.registry.device(id: "24e124148b24ce7c")?.state == .online)
+        // Unknown to the registry: accepted, nothing created, no dead letter.
+        #expect(await gateway.durableIngest.ingest([presence(false, device: "nobody")]) == [.stored(samples: 0)])
+        #expect(gateway.registry.device(id: "nobody") == nil)
+        #expect(gateway.pipeline.stats.deadLetterTotal == 0)
     }
 }
