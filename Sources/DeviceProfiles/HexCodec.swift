@@ -1,3 +1,5 @@
+import GatewayCore
+
 /// Hex and base64 text to bytes, without Foundation, for the decode hot path.
 public enum HexCodec {
     /// Decodes hex digits, ignoring spaces, and an optional `0x` prefix. Nil on an odd count or a non-hex digit.
@@ -16,7 +18,7 @@ public enum HexCodec {
             let c = text[i]
             i += 1
             if c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D { continue }
-            guard let d = hexDigit(c) else { return nil }
+            guard let d = hexDigitValue(c) else { return nil }
             if let h = high {
                 out.append(h << 4 | d)
                 high = nil

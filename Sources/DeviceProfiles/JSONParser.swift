@@ -1,3 +1,5 @@
+import GatewayCore
+
 /// A strict RFC 8259 parser over bytes, built for the decode hot path: no Foundation, bounded depth, and every
 /// failure is a `DecodeError` naming the byte offset. Foundation's `JSONSerialization` costs 8–11 µs per small
 /// message on the target machine (ARCHITECTURE.md); this path is what lets one core decode 100k+ JSON msg/s.
@@ -194,60 +196,13 @@ public struct JSONParser {
                     continue
                 }
                 index += 1
-                guard index < bytes.count else { break }
-                let e = bytes[index]
-                index += 1
-                switch e {
-                case UInt8(ascii: "\""): out.append(0x22)
-                case UInt8(ascii: "\\"): out.append(0x5C)
-                case UInt8(ascii: "/"): out.append(0x2F)
-                case UInt8(ascii: "b"): out.append(0x08)
-                case UInt8(ascii: "f"): out.append(0x0C)
-                case UInt8(ascii: "n"): out.append(0x0A)
-                case UInt8(ascii: "r"): out.append(0x0D)
-                case UInt8(ascii: "t"): out.append(0x09)
-                case UInt8(ascii: "u"):
-                    var scalar = try hex4()
-                    if (0xD800..<0xDC00).contains(scalar) {
-                        guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u")
-                        else { throw fail("unpaired surrogate") }
-                        index += 2
-                        let low = try hex4()
-                        guard (0xDC00..<0xE000).contains(low) else { throw fail("unpaired surrogate") }
-                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                    } else if (0xDC00..<0xE000).contains(scalar) {
-                        throw fail("unpaired surrogate")
-                    }
-                    guard let u = Unicode.Scalar(scalar) else { throw fail("invalid \\u escape") }
-                    out.append(contentsOf: Array(String(Character(u)).utf8))
-                default: throw fail("invalid escape")
-                }
+                if let problem = JSONEscape.decode(bytes, at: &index, into: &out) { throw fail(problem) }
             }
             throw fail("unterminated string")
         }
-
-        mutating func hex4() throws(DecodeError) -> UInt32 {
-            guard index + 4 <= bytes.count else { throw fail("truncated \\u escape") }
-            var v: UInt32 = 0
-            for _ in 0..<4 {
-                guard let d = hexDigit(bytes[index]) else { throw fail("invalid \\u escape") }
-                v = v << 4 | UInt32(d)
-                index += 1
-            }
-            return v
-        }
     }
 }
 
-@inline(__always)
-func hexDigit(_ b: UInt8) -> UInt8? {
-    switch b {
-    case 0x30...0x39: return b - 0x30
-    case 0x41...0x46: return b - 0x41 + 10
-    case 0x61...0x66: return b - 0x61 + 10
-    default: return nil
-    }
-}
 
 /// Strict UTF-8 validation (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF), with an ASCII fast path.
 @inline(__always)

@@ -137,7 +137,7 @@ enum PushFields {
         out.reserveCapacity(utf8.count / 2)
         var i = 0
         while i < utf8.count {
-            guard let h = hexDigit(utf8[i]), let l = hexDigit(utf8[i + 1]) else { return nil }
+            guard let h = hexDigitValue(utf8[i]), let l = hexDigitValue(utf8[i + 1]) else { return nil }
             out.append(h << 4 | l)
             i += 2
         }

@@ -1,3 +1,5 @@
+import GatewayCore
+
 /// A JSON value read from a push body, with the byte range it occupies in that body.
 ///
 /// The push receivers need the exact bytes of some values, not a re-serialisation: OneNET signs the text of `msg`
@@ -217,34 +219,7 @@ struct PushJSON: Sendable, Hashable {
                     return s
                 case UInt8(ascii: "\\"):
                     index += 1
-                    guard index < bytes.count else { throw PushJSONError(offset: index, "unterminated escape") }
-                    let e = bytes[index]
-                    index += 1
-                    switch e {
-                    case UInt8(ascii: "\""): out.append(0x22)
-                    case UInt8(ascii: "\\"): out.append(0x5C)
-                    case UInt8(ascii: "/"): out.append(0x2F)
-                    case UInt8(ascii: "b"): out.append(0x08)
-                    case UInt8(ascii: "f"): out.append(0x0C)
-                    case UInt8(ascii: "n"): out.append(0x0A)
-                    case UInt8(ascii: "r"): out.append(0x0D)
-                    case UInt8(ascii: "t"): out.append(0x09)
-                    case UInt8(ascii: "u"):
-                        var scalar = try hex4()
-                        if (0xD800..<0xDC00).contains(scalar) {
-                            guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
-                                throw PushJSONError(offset: index, "unpaired surrogate")
-                            }
-                            index += 2
-                            let low = try hex4()
-                            guard (0xDC00..<0xE000).contains(low) else { throw PushJSONError(offset: index, "unpaired surrogate") }
-                            scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                        }
-                        guard let u = Unicode.Scalar(scalar) else { throw PushJSONError(offset: index, "invalid \\u escape") }
-                        out.append(contentsOf: Array(String(Character(u)).utf8))
-                    default:
-                        throw PushJSONError(offset: index - 1, "invalid escape")
-                    }
+                    if let problem = JSONEscape.decode(bytes, at: &index, into: &out) { throw PushJSONError(offset: index, problem) }
                 case 0x00..<0x20:
                     throw PushJSONError(offset: index, "control character in a string")
                 default:
@@ -253,30 +228,9 @@ struct PushJSON: Sendable, Hashable {
                 }
             }
         }
-
-        mutating func hex4() throws(PushJSONError) -> UInt32 {
-            guard index + 4 <= bytes.count else { throw PushJSONError(offset: index, "truncated \\u escape") }
-            var v: UInt32 = 0
-            for _ in 0..<4 {
-                guard let d = hexDigit(bytes[index]) else { throw PushJSONError(offset: index, "invalid \\u escape") }
-                v = v << 4 | UInt32(d)
-                index += 1
-            }
-            return v
-        }
     }
 }
 
-/// The value of one hex digit (either case), or nil.
-@inline(__always)
-func hexDigit(_ b: UInt8) -> UInt8? {
-    switch b {
-    case UInt8(ascii: "0")...UInt8(ascii: "9"): b - UInt8(ascii: "0")
-    case UInt8(ascii: "a")...UInt8(ascii: "f"): b - UInt8(ascii: "a") + 10
-    case UInt8(ascii: "A")...UInt8(ascii: "F"): b - UInt8(ascii: "A") + 10
-    default: nil
-    }
-}
 
 /// Why a push body is not JSON, with the byte offset.
 struct PushJSONError: Error, Sendable, Hashable, CustomStringConvertible {
