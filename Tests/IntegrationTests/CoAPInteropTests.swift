@@ -35,7 +35,7 @@ final class RunningCoAPGateway: Sendable {
         self.group = group
         task = Task { try await group.run() }
         let coap = try #require(runtime.coap)
-        guard await waitUntil(timeout: .seconds(60), { coap.coapPort != nil && coap.udpPorts.count == config.coap.udpListeners.count }) else {
+        guard await waitUntil(timeout: .seconds(180), { coap.coapPort != nil && coap.udpPorts.count == config.coap.udpListeners.count }) else {
             throw GatewayTestingError.timedOut(command: "CoAP bind")
         }
     }

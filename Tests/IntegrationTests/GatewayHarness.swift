@@ -53,7 +53,9 @@ final class RunningGateway: Sendable {
         self.group = group
         task = Task { try await group.run() }
         let mqtt = runtime.mqtt!
-        guard await waitUntil(timeout: .seconds(10), { mqtt.stats.connected }) else { throw GatewayTestingError.timedOut(command: "gateway connect") }
+        // Generous: at the start of the full suite both cores (and the two-thread cooperative pool) are saturated
+        // for up to ~100 s by tests running in parallel; the wait ends as soon as the gateway is connected.
+        guard await waitUntil(timeout: .seconds(180), { mqtt.stats.connected }) else { throw GatewayTestingError.timedOut(command: "gateway connect") }
         // Subscriptions are sent right after CONNACK; give the SUBACK a moment.
         try await Task.sleep(for: .milliseconds(200))
     }
