@@ -1,28 +1,17 @@
-/// 48 `Float`s stored inline (a homogeneous tuple), so a detector's buffers live in the struct itself: no heap
-/// allocation, no reference counting, a fixed `MemoryLayout` size. (`InlineArray` would do, but needs macOS 26.)
-struct InlineFloats48: Sendable {
+/// A fixed number of `Float`s stored inline (a homogeneous tuple), so a detector's buffers live in the struct
+/// itself: no heap allocation, no reference counting, a fixed `MemoryLayout` size. (`InlineArray` would do, but
+/// needs macOS 26.) Conformers give the tuple and its length; element access and `fill` are shared.
+protocol InlineFloats: Sendable {
+    /// The homogeneous tuple of `count` floats.
+    associatedtype Storage: Sendable
     /// The number of elements.
-    static let count = 48
-    private var storage: (
-        Float, Float, Float, Float, Float, Float, Float, Float,
-        Float, Float, Float, Float, Float, Float, Float, Float,
-        Float, Float, Float, Float, Float, Float, Float, Float,
-        Float, Float, Float, Float, Float, Float, Float, Float,
-        Float, Float, Float, Float, Float, Float, Float, Float,
-        Float, Float, Float, Float, Float, Float, Float, Float
-    ) = (
-        0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0
-    )
+    static var count: Int { get }
+    /// The elements.
+    var storage: Storage { get set }
+}
 
-    /// All zeros.
-    init() {}
-
-    /// The element at `index` (0 ..< 48); out-of-range indices trap.
+extension InlineFloats {
+    /// The element at `index` (0 ..< count); out-of-range indices trap.
     subscript(index: Int) -> Float {
         get {
             precondition(index >= 0 && index < Self.count, "index out of range")
@@ -40,12 +29,30 @@ struct InlineFloats48: Sendable {
     }
 }
 
-/// 32 `Float`s stored inline (a homogeneous tuple), so a detector's buffers live in the struct itself: no heap
-/// allocation, no reference counting, a fixed `MemoryLayout` size. (`InlineArray` would do, but needs macOS 26.)
-struct InlineFloats32: Sendable {
-    /// The number of elements.
+/// 48 inline `Float`s, all zero at first.
+struct InlineFloats48: InlineFloats {
+    static let count = 48
+    var storage: (
+        Float, Float, Float, Float, Float, Float, Float, Float,
+        Float, Float, Float, Float, Float, Float, Float, Float,
+        Float, Float, Float, Float, Float, Float, Float, Float,
+        Float, Float, Float, Float, Float, Float, Float, Float,
+        Float, Float, Float, Float, Float, Float, Float, Float,
+        Float, Float, Float, Float, Float, Float, Float, Float
+    ) = (
+        0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0
+    )
+}
+
+/// 32 inline `Float`s, all zero at first.
+struct InlineFloats32: InlineFloats {
     static let count = 32
-    private var storage: (
+    var storage: (
         Float, Float, Float, Float, Float, Float, Float, Float,
         Float, Float, Float, Float, Float, Float, Float, Float,
         Float, Float, Float, Float, Float, Float, Float, Float,
@@ -56,24 +63,4 @@ struct InlineFloats32: Sendable {
         0, 0, 0, 0, 0, 0, 0, 0,
         0, 0, 0, 0, 0, 0, 0, 0
     )
-
-    /// All zeros.
-    init() {}
-
-    /// The element at `index` (0 ..< 32); out-of-range indices trap.
-    subscript(index: Int) -> Float {
-        get {
-            precondition(index >= 0 && index < Self.count, "index out of range")
-            return withUnsafeBytes(of: storage) { $0.load(fromByteOffset: index * 4, as: Float.self) }
-        }
-        set {
-            precondition(index >= 0 && index < Self.count, "index out of range")
-            withUnsafeMutableBytes(of: &storage) { $0.storeBytes(of: newValue, toByteOffset: index * 4, as: Float.self) }
-        }
-    }
-
-    /// Sets every element to `value`.
-    mutating func fill(_ value: Float) {
-        for i in 0..<Self.count { self[i] = value }
-    }
 }

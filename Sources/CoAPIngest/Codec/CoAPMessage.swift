@@ -63,33 +63,9 @@ public struct CoAPMessage: Sendable, Hashable {
                 break
             }
             i += 1
-            var delta = Int(first >> 4)
-            var length = Int(first & 0x0F)
             // Extended delta first, then extended length (§3.1).
-            switch delta {
-            case 13:
-                guard i < n else { throw .truncatedOption }
-                delta = Int(bytes[i]) + 13
-                i += 1
-            case 14:
-                guard i + 1 < n else { throw .truncatedOption }
-                delta = (Int(bytes[i]) << 8 | Int(bytes[i + 1])) + 269
-                i += 2
-            case 15: throw .reservedOptionNibble
-            default: break
-            }
-            switch length {
-            case 13:
-                guard i < n else { throw .truncatedOption }
-                length = Int(bytes[i]) + 13
-                i += 1
-            case 14:
-                guard i + 1 < n else { throw .truncatedOption }
-                length = (Int(bytes[i]) << 8 | Int(bytes[i + 1])) + 269
-                i += 2
-            case 15: throw .reservedOptionNibble
-            default: break
-            }
+            let delta = try extendedNibble(Int(first >> 4), bytes, at: &i)
+            let length = try extendedNibble(Int(first & 0x0F), bytes, at: &i)
             number += delta
             guard number <= Int(UInt16.max) else { throw .optionNumberOverflow }
             guard length <= n - i else { throw .truncatedOption }
@@ -145,6 +121,23 @@ public struct CoAPMessage: Sendable, Hashable {
     }
 
     /// The 4-bit nibble and extension bytes for an option delta or length (§3.1).
+    /// An option delta or length nibble with its extension bytes (13: one more byte + 13; 14: two more bytes + 269;
+    /// 15: reserved), moving `i` past the extension.
+    static func extendedNibble(_ nibble: Int, _ bytes: UnsafeRawBufferPointer, at i: inout Int) throws(CoAPParseError) -> Int {
+        switch nibble {
+        case 13:
+            guard i < bytes.count else { throw .truncatedOption }
+            defer { i += 1 }
+            return Int(bytes[i]) + 13
+        case 14:
+            guard i + 1 < bytes.count else { throw .truncatedOption }
+            defer { i += 2 }
+            return (Int(bytes[i]) << 8 | Int(bytes[i + 1])) + 269
+        case 15: throw .reservedOptionNibble
+        default: return nibble
+        }
+    }
+
     static func nibble(_ v: Int) -> (UInt8, [UInt8]) {
         if v < 13 { return (UInt8(v), []) }
         if v < 269 { return (13, [UInt8(v - 13)]) }
