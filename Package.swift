@@ -152,6 +152,11 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
             ],
+            // The control-room console (ConsoleRoutes), compiled into the binary: nothing to install beside it.
+            resources: [
+                .embedInCode("Console/index.html"), .embedInCode("Console/console.js"),
+                .embedInCode("Console/console.css"), .embedInCode("Console/favicon.svg"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -237,7 +242,10 @@ let package = Package(
         ),
         .testTarget(
             name: "GatewayTests",
-            dependencies: ["Gateway", "GatewayCore", "DeviceProfiles", "Catalog", "GatewayTesting", "TimeSeriesStore", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Gateway", "GatewayCore", "DeviceProfiles", "Catalog", "GatewayTesting", "TimeSeriesStore", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -249,6 +257,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -67,6 +67,7 @@ extension GatewayRuntime {
         let push = (configuration.http.ctwing.enabled || configuration.http.onenet.enabled) ? pushReceiver : nil
         var routes = extraRoutes
         if alerts != nil { routes.append(AlertFeedRoutes.register(feed: alertFeed, gateway: configuration.alerts.gatewayID)) }
+        routes.append { ConsoleRoutes.register(on: $0) }  // the control-room console (docs/console.md)
         return HTTPServer.makeApplication(configuration: configuration.http, push: push, extraRoutes: routes, logger: logger)
     }
 }
