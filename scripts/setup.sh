@@ -2,11 +2,11 @@
 # Installs what CityGate needs on Debian/Ubuntu: the C libraries it links (libmosquitto, libzstd, libsqlite3),
 # the broker and clients its demo and tests run (mosquitto, mosquitto_pub/sub), VictoriaMetrics and curl as the uplink's
 # receiver in the integration test and `bench uplink`/`bench store`, openssl for the TLS tests, Python paho-mqtt as an
-# outside MQTT client, and libcoap's coap-client and Python aiocoap as outside CoAP clients. Swift itself must already
-# be on PATH.
+# outside MQTT client, libcoap's coap-client and Python aiocoap as outside CoAP clients, and Chromium with its
+# WebDriver and Python selenium for the console's browser test. Swift itself must already be on PATH.
 set -euo pipefail
 
-packages=(pkg-config libmosquitto-dev libzstd-dev libsqlite3-dev mosquitto mosquitto-clients openssl python3 libcoap3-bin victoria-metrics curl)
+packages=(pkg-config libmosquitto-dev libzstd-dev libsqlite3-dev mosquitto mosquitto-clients openssl python3 libcoap3-bin victoria-metrics curl chromium chromium-driver fonts-dejavu-core)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -30,5 +30,10 @@ if ! python3 -c 'import aiocoap' 2>/dev/null; then
     echo "setup: installing aiocoap"
     python3 -m pip install --quiet --disable-pip-version-check aiocoap 2>/dev/null \
         || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages aiocoap
+fi
+if ! python3 -c 'import selenium' 2>/dev/null; then
+    echo "setup: installing selenium"
+    python3 -m pip install --quiet --disable-pip-version-check selenium 2>/dev/null \
+        || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages selenium
 fi
 command -v swift >/dev/null || { echo "setup: swift is not on PATH (Swift 6.1 or newer is required)" >&2; exit 1; }
