@@ -241,15 +241,16 @@ let package = Package(
         ),
         .testTarget(
             name: "GatewayTests",
-            dependencies: ["Gateway", "GatewayCore", "DeviceProfiles", "Catalog", "GatewayTesting", "TimeSeriesStore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Gateway", "GatewayCore", "DeviceProfiles", "Catalog", "GatewayTesting", "TimeSeriesStore", "SQLite", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
                 "Gateway", "GatewayCore", "DeviceProfiles", "Catalog", "MQTTIngest", "Mosquitto", "GatewayTesting", "TimeSeriesStore",
-                "Alerts", "Forwarder", "CoAPIngest", "PushIngest",
+                "Alerts", "Forwarder", "CoAPIngest", "PushIngest", "SQLite",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

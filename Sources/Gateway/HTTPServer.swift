@@ -103,6 +103,12 @@ extension GatewayRuntime {
         ]
     }
 
+    /// Every route the HTTP server serves, as method and path (`GET /v1/alerts/:id`): what the OpenAPI test checks.
+    public func httpRoutes() -> [(method: String, path: String)] {
+        let push = (configuration.http.ctwing.enabled || configuration.http.onenet.enabled) ? pushReceiver : nil
+        return HTTPServer.makeRouter(push: push, extraRoutes: standardRoutes()).routes.map { ($0.method.rawValue, $0.path.description) }
+    }
+
     /// The HTTP server when `http.enabled`, with the push receivers over this gateway's durable ingest.
     func httpService(extraRoutes: [HTTPRouteRegistration] = []) -> (any Service)? {
         guard configuration.http.enabled else { return nil }

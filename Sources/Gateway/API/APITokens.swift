@@ -54,6 +54,8 @@ public final class APITokenStore: Sendable {
         public var createdMs: Int64
         /// The first 8 characters of the token's hash, to tell tokens apart in listings.
         public var fingerprint: String
+
+        enum CodingKeys: String, CodingKey { case name, role, createdMs = "created_ms", fingerprint }
     }
 
     /// Why a token cannot be created.
