@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.20.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.25.0"),
         .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.0.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
         // C libraries (Debian -dev packages, found through pkg-config) and their thin Swift wrappers.
@@ -141,8 +142,11 @@ let package = Package(
             name: "Gateway",
             dependencies: [
                 "GatewayCore", "DeviceProfiles", "Catalog", "MQTTIngest", "Mosquitto", "TimeSeriesStore",
-                "Anomaly", "Alerts", "Forwarder", "CoAPIngest", "PushIngest",
+                "Anomaly", "Alerts", "Forwarder", "CoAPIngest", "PushIngest", "SQLite",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -243,7 +247,7 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "GatewayCore", "DeviceProfiles", "Catalog", "GatewayTesting", "TimeSeriesStore", .product(name: "Logging", package: "swift-log"),
+                "Gateway", "GatewayCore", "DeviceProfiles", "Catalog", "GatewayTesting", "TimeSeriesStore", "SQLite", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
@@ -252,8 +256,9 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "Gateway", "GatewayCore", "DeviceProfiles", "Catalog", "MQTTIngest", "Mosquitto", "GatewayTesting", "TimeSeriesStore",
-                "Alerts", "Forwarder", "CoAPIngest", "PushIngest",
+                "Alerts", "Forwarder", "CoAPIngest", "PushIngest", "SQLite",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

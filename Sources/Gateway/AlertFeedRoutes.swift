@@ -6,30 +6,40 @@ import ServiceLifecycle
 /// The live alert feed over HTTP: `GET /v1/alerts/stream`, Server-Sent Events (`text/event-stream`). Each event has
 /// `id` = the event's sequence number, `event` = fired / acknowledged / escalated / resolved, and `data` = the JSON
 /// body of docs/alerts.md. A client that reconnects with `Last-Event-ID` (or `?after=<seq>`) first receives the
-/// kept events it missed. The stream ends when the gateway shuts down.
+/// kept events it missed. A comment line (`: keepalive`) every `heartbeat` keeps proxies with idle timeouts from
+/// cutting a quiet stream. The stream ends when the gateway shuts down.
 enum AlertFeedRoutes {
-    static func register(feed: AlertFeed, gateway: String) -> HTTPRouteRegistration {
-        { router in
-            router.get("v1/alerts/stream") { request, _ -> Response in
-                let header = request.headers[.init("Last-Event-ID")!]
-                let after = header.flatMap { Int64($0) } ?? request.uri.queryParameters.get("after").flatMap { Int64($0) }
-                let events = feed.subscribe(afterSeq: after)
-                let hello = AsyncStream<ByteBuffer> { c in
-                    c.yield(ByteBuffer(string: ": citygate alert feed\n\n"))
-                    c.finish()
-                }
-                let body = ResponseBody { writer in
-                    for await buffer in hello { try await writer.write(buffer) }
-                    for await event in events.cancelOnGracefulShutdown() {
-                        try await writer.write(ByteBuffer(string: AlertFeed.serverSentEvent(event, gateway: gateway)))
-                    }
-                    try await writer.finish(nil)
-                }
-                return Response(
-                    status: .ok,
-                    headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", .init("X-Accel-Buffering")!: "no"],
-                    body: body)
+    /// Seconds between keepalive comments.
+    static let heartbeat: Duration = .seconds(15)
+
+    static func stream(request: Request, feed: AlertFeed, gateway: String) -> Response {
+        let header = request.headers[.init("Last-Event-ID")!]
+        let after = header.flatMap { Int64($0) } ?? request.uri.queryParameters.get("after").flatMap { Int64($0) }
+        let events = feed.subscribe(afterSeq: after)
+        let body = ResponseBody { writer in
+            // One stream of text chunks: the feed's events and the keepalives, written in arrival order.
+            let (chunks, sink) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(4_096))
+            sink.yield(": citygate alert feed\n\n")
+            let forward = Task {
+                for await event in events.cancelOnGracefulShutdown() { sink.yield(AlertFeed.serverSentEvent(event, gateway: gateway)) }
+                sink.finish()
             }
+            let keepalive = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: heartbeat)
+                    sink.yield(": keepalive\n\n")
+                }
+            }
+            defer {
+                forward.cancel()
+                keepalive.cancel()
+            }
+            for await chunk in chunks { try await writer.write(ByteBuffer(string: chunk)) }
+            try await writer.finish(nil)
         }
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", .init("X-Accel-Buffering")!: "no"],
+            body: body)
     }
 }

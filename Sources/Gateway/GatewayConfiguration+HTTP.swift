@@ -23,6 +23,20 @@ extension GatewayConfiguration {
         public var dedupWindowMs: Int64 = 600_000
         /// Most pushes remembered at once (about 80 bytes each).
         public var dedupMaxEntries = 100_000
+        /// The operator API (`/v1`) and `/metrics`.
+        public var api = API()
+
+        /// Limits and options of the operator API.
+        public struct API: Sendable {
+            /// Sustained requests per second per client (token, or address before authentication); 0 turns the limit off.
+            public var rateLimitPerSecond: Double = 20
+            /// Requests a client may make at once.
+            public var rateLimitBurst: Double = 60
+            /// Largest request body (profile and rule uploads are the largest).
+            public var maxBodyBytes = 1_048_576
+            /// `/metrics` answers without a token (Prometheus on the box or a trusted network).
+            public var metricsPublic = true
+        }
 
         /// `http.ctwing`.
         public struct CTWing: Sendable {
@@ -72,6 +86,29 @@ extension GatewayConfiguration {
             case "dedup_max_entries":
                 s.dedupMaxEntries = try r.int(v, k)
                 guard (1...10_000_000).contains(s.dedupMaxEntries) else { throw r.error(v, "dedup_max_entries must be 1 to 10000000") }
+            case "api":
+                for (ak, akn, av) in try r.mapping(v, "http.api") {
+                    if av.null != nil { continue }
+                    switch ak {
+                    case "rate_limit":
+                        for (rk, rkn, rv) in try r.mapping(av, "http.api.rate_limit") {
+                            switch rk {
+                            case "per_second":
+                                s.api.rateLimitPerSecond = try r.double(rv, rk)
+                                guard s.api.rateLimitPerSecond >= 0 else { throw r.error(rv, "per_second must be 0 (off) or more") }
+                            case "burst":
+                                s.api.rateLimitBurst = try r.double(rv, rk)
+                                guard s.api.rateLimitBurst >= 1 else { throw r.error(rv, "burst must be at least 1") }
+                            default: throw r.error(rkn, "unknown key 'http.api.rate_limit.\(rk)'; known: per_second, burst")
+                            }
+                        }
+                    case "max_body_bytes":
+                        s.api.maxBodyBytes = try r.int(av, ak)
+                        guard (1_024...67_108_864).contains(s.api.maxBodyBytes) else { throw r.error(av, "max_body_bytes must be 1024 to 67108864") }
+                    case "metrics_public": s.api.metricsPublic = try r.bool(av, ak)
+                    default: throw r.error(akn, "unknown key 'http.api.\(ak)'; known: rate_limit, max_body_bytes, metrics_public")
+                    }
+                }
             case "ctwing":
                 for (ck, ckn, cv) in try r.mapping(v, "http.ctwing") {
                     switch ck {
@@ -95,7 +132,7 @@ extension GatewayConfiguration {
                     throw r.error(v, "http.onenet needs the push token (token or token_file) to verify signatures, or verify_signature: false")
                 }
             default:
-                throw r.error(kn, "unknown key 'http.\(k)'; known: enabled, host, port, max_body_bytes, dedup_window, dedup_max_entries, ctwing, onenet")
+                throw r.error(kn, "unknown key 'http.\(k)'; known: enabled, host, port, max_body_bytes, dedup_window, dedup_max_entries, api, ctwing, onenet")
             }
         }
     }

@@ -128,6 +128,8 @@ public struct GatewayConfiguration: Sendable {
 
     /// The SQLite catalog file.
     public var catalogPath: String { (dataDirectory as NSString).appendingPathComponent("catalog.db") }
+    /// API tokens and the audit log.
+    public var apiDatabasePath: String { (dataDirectory as NSString).appendingPathComponent("api.db") }
 
     /// The subscriptions the MQTT source makes: one per distinct profile filter, shared if a group is set.
     public func subscriptions(for profiles: ProfileSet) -> [MQTTSubscription] {

@@ -46,6 +46,12 @@ public final class GatewayRuntime: Sendable {
     public let pushReceiver: PushReceiver
     /// The uplink to the province platform (rollups, outbox, sinks), when enabled.
     public let forwarder: ForwarderService?
+    /// API tokens (hashed), in `api.db`.
+    public let apiTokens: APITokenStore
+    /// The operator audit log, in `api.db`.
+    public let auditLog: AuditLog
+    /// Per-client request limits of the API.
+    let apiRateLimiter: APIRateLimiter
     let logger: Logger
 
     /// Builds the gateway. Fails, with every error listed, when profiles or the catalog cannot be loaded.
@@ -64,6 +70,9 @@ public final class GatewayRuntime: Sendable {
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         registry = try DeviceRegistry(path: configuration.catalogPath, configuration: configuration.registryConfiguration, logger: logger)
         deadLetters = try DeadLetterStore(path: configuration.catalogPath, maxRows: configuration.deadLetters.maxRows, logger: logger)
+        apiTokens = try APITokenStore(path: configuration.apiDatabasePath)
+        auditLog = try AuditLog(path: configuration.apiDatabasePath)
+        apiRateLimiter = APIRateLimiter(perSecond: configuration.http.api.rateLimitPerSecond, burst: configuration.http.api.rateLimitBurst)
         if configuration.store.enabled {
             var sc = StoreConfiguration(directory: configuration.storeDirectory)
             sc.partitionMs = configuration.store.partitionMs

@@ -9,7 +9,7 @@ struct CityGate: AsyncParsableCommand {
         commandName: "citygate",
         abstract: "Smart-city IoT ingestion gateway: MQTT ingest, device profiles, registry and dead letters.",
         subcommands: [RunCommand.self, DemoCommand.self, SimulateCommand.self, ProfileCommand.self, DeadLetterCommand.self, QueryCommand.self, ExportCommand.self, DebugCommand.self,
-                      DevicesCommand.self, AlertsCommand.self, RulesCommand.self, UplinkCommand.self, BenchCommand.self, NABCommand.self]
+                      DevicesCommand.self, AlertsCommand.self, RulesCommand.self, UplinkCommand.self, TokenCommand.self, AuditCommand.self, BenchCommand.self, NABCommand.self]
     )
 }
 

@@ -18,9 +18,11 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "Where the demo keeps its catalog.") var dataDir = "demo-data"
     @Option(help: "Device profiles directory.") var profiles = "device-profiles"
     @Option(help: "Alert rules directory.") var rules = "configs/rules"
+    @Option(help: "Port of the HTTP API and console on 127.0.0.1 (0: no HTTP server).") var httpPort = 8080
 
     func run() async throws {
         let logger = bootstrapLogging(level: ProcessInfo.processInfo.environment["CITYGATE_LOG_LEVEL"] ?? "warning")
+        GatewayMetrics.bootstrap()
         var local: LocalBroker?
         var host = "127.0.0.1"
         var port = 1883
@@ -46,7 +48,19 @@ struct DemoCommand: AsyncParsableCommand {
         config.mqtt.clientID = "citygate-demo"
         config.mqtt.extraSubscriptions = CitySimulator.unroutedTopicFilters
         config.registry.offlineMinimumSeconds = 30
+        if httpPort > 0 {
+            config.http.enabled = true
+            config.http.host = "127.0.0.1"
+            config.http.port = httpPort
+        }
         let runtime = try GatewayRuntime(configuration: config, logger: logger)
+        if httpPort > 0 {
+            // A fresh operator token each run (the previous one is revoked), printed for the console.
+            try runtime.apiTokens.revoke(name: "demo-operator")
+            let token = try runtime.apiTokens.create(name: "demo-operator", role: .operator)
+            out("console: http://127.0.0.1:\(httpPort)/console/  sign in with the operator token\n  \(token)\n")
+            out("API:     curl -H 'Authorization: Bearer \(token)' http://127.0.0.1:\(httpPort)/v1/alerts\n")
+        }
         var simulator = CitySimulator(devicesPerModel: devicesPerModel, seed: 2026)
         simulator.intervalScale = 1 / speed
         let publisher = try SimulatorService(simulator: simulator, host: host, port: port, logger: logger)

@@ -9,6 +9,7 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         let config = try options.load()
         let logger = bootstrapLogging(level: config.logLevel)
+        GatewayMetrics.bootstrap()
         let runtime = try GatewayRuntime(configuration: config, logger: logger)
         try await runtime.run()
     }

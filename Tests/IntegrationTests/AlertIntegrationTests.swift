@@ -66,7 +66,9 @@ struct AlertIntegrationTests {
         }
         #expect(await waitUntil(timeout: .seconds(60)) { FreePort.isAccepting(port: port) })
         let out = dir.file("sse.out")
-        let curl = try ChildProcess.spawn(executable: "curl", arguments: ["-sN", "http://127.0.0.1:\(port)/v1/alerts/stream"], stdoutPath: out)
+        let token = try gateway.runtime.apiTokens.create(name: "wall-screen", role: .viewer)
+        let curl = try ChildProcess.spawn(
+            executable: "curl", arguments: ["-sN", "-H", "Authorization: Bearer \(token)", "http://127.0.0.1:\(port)/v1/alerts/stream"], stdoutPath: out)
         defer { curl.send(SIGKILL); _ = curl.wait() }
         #expect(await waitUntil { FileContents.text(atPath: out).contains(": citygate alert feed") })
         let raw = dir.file("low.bin")
