@@ -155,7 +155,10 @@
     state.lastSeq = null;
     sessionStorage.removeItem(TOKEN_KEY);
     rowCache.clear();
+    units.clear();
+    unitQueue.length = 0;
     firstLoad = true;
+    status('');
     $('alert-rows').replaceChildren();
     $('app').hidden = true;
     showLogin(message || '');
@@ -344,7 +347,7 @@
       const isNew = !state.seen.has(a.id) && a.state === 'firing';
       if (isNew) { state.seen.add(a.id); if (a.severity === 'critical') freshCritical = true; }
       const since = a.state === 'resolved' ? a.resolved_ms : (a.fired_ms ?? a.started_ms);
-      const sig = JSON.stringify(a) + '|' + canOperate() + '|' + fmtAgo(since);
+      const sig = JSON.stringify(a) + '|' + canOperate() + '|' + fmtAgo(since) + '|' + (units.get(a.device)?.get(a.metric) ?? '');
       let cached = rowCache.get(a.id);
       if (!cached || cached.sig !== sig) {
         const tr = alertRow(a, isNew);
@@ -361,9 +364,37 @@
     if (freshCritical) document.body.animate?.([{ opacity: 1 }, { opacity: .6 }, { opacity: 1 }], { duration: 600, iterations: 2 });
   }
 
+  // Alerts carry no unit: the device's metric list has it. Asked once per device, one request at a time.
+  const units = new Map(); // device -> Map(metric -> unit), or null while asked
+  const unitQueue = [];
+  let unitBusy = false;
+  function unitOf(device, metric) {
+    const known = units.get(device);
+    if (known) return known.get(metric) || '';
+    if (known === undefined) { units.set(device, null); unitQueue.push(device); pumpUnits(); }
+    return '';
+  }
+  async function pumpUnits() {
+    if (unitBusy) return;
+    unitBusy = true;
+    while (unitQueue.length && state.token) {
+      const device = unitQueue.shift();
+      const map = new Map();
+      try {
+        const res = await fetch(new URL('devices/' + encodeURIComponent(device), API), { headers: { Authorization: 'Bearer ' + state.token }, cache: 'no-store' });
+        if (res.ok) for (const m of (await res.json()).metrics || []) map.set(m.metric, m.unit || '');
+      } catch (_) { /* no unit then */ }
+      units.set(device, map);
+      if (map.size) renderAlerts();
+    }
+    unitBusy = false;
+  }
+
   function alertRow(a, isNew) {
-    const value = a.value !== undefined && a.value !== null ? fmtNum(a.value) : '';
-    const last = a.last_value !== undefined && a.last_value !== null && a.last_value !== a.value ? fmtNum(a.last_value) : '';
+    const unit = a.metric ? unitOf(a.device, a.metric) : '';
+    const withUnit = (v) => fmtNum(v) + (unit ? ' ' + unit : '');
+    const value = a.value !== undefined && a.value !== null ? withUnit(a.value) : '';
+    const last = a.last_value !== undefined && a.last_value !== null && a.last_value !== a.value ? withUnit(a.last_value) : '';
     const since = a.state === 'resolved' ? a.resolved_ms : (a.fired_ms ?? a.started_ms);
     const actions = [];
     if (canOperate() && a.state === 'firing' && !a.acknowledged) {
@@ -480,7 +511,8 @@
     try { info = await api('GET', 'devices/' + encodeURIComponent(device)); } catch (_) { return; }
     const metrics = info.metrics || [];
     const sel = $('chart-metric');
-    sel.replaceChildren(...metrics.map((m) => h('option', { value: m.metric }, m.metric + (m.unit ? ' (' + m.unit + ')' : '') + ' · ' + m.points + ' pts')));
+    sel.replaceChildren(...metrics.map((m) => h('option', { value: m.metric },
+      m.metric + (m.unit ? ' (' + m.unit + ')' : '') + (m.last_value !== undefined && m.last_value !== null ? ' · last ' + fmtNum(m.last_value) : ''))));
     if (!metrics.length) { drawMessage('This device has no stored metrics.'); return; }
     if (!metrics.some((m) => m.metric === state.chart.metric)) state.chart.metric = metrics[0].metric;
     sel.value = state.chart.metric;
@@ -513,7 +545,8 @@
     let data;
     try { data = await api('GET', q); } catch (_) { drawMessage('Could not load the series.'); return; }
     if (state.chart.device !== device || state.chart.metric !== metric) return; // the user moved on
-    state.chart.data = { ...data, from, to, step: raw ? null : step };
+    // Raw points come as points: [{t, v}]; steps as steps: [{t, min, max, avg, count, last}].
+    state.chart.data = { ...data, points: (raw ? data.points : data.steps) || [], from, to, step: raw ? null : step };
     drawChart();
   }
 
@@ -558,7 +591,7 @@
     }
     const yt = niceTicks(lo, hi, 6);
     const y0 = yt[0], y1 = yt[yt.length - 1];
-    const X = (t) => m.l + (t - d.from) / (d.to - d.from) * (W - m.l - m.r);
+    const X = (t) => Math.max(m.l, m.l + (t - d.from) / (d.to - d.from) * (W - m.l - m.r)); // a step begun before `from` starts at the axis
     const Y = (v) => H - m.b - (v - y0) / (y1 - y0) * (H - m.t - m.b);
     const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': d.device + ' ' + d.metric });
     for (const v of yt) {
@@ -639,8 +672,10 @@
     const asText = state.payloadAs === 'text' && text !== undefined && text !== null;
     const shown = asText ? text : (dl.payload_hex || '').replace(/(..)(?!$)/g, '$1 ');
     const cut = shown.length > 160 ? shown.slice(0, 160) + '…' : shown;
+    const more = dl.payload_bytes > (dl.payload_hex || '').length / 2 ? ' of ' + dl.payload_bytes + ' bytes' : '';
     return h('td', { class: 'mono wrap', title: shown.length > 160 ? shown : '' },
-      cut, !asText && state.payloadAs === 'text' ? h('div', { class: 'dim small' }, '(not UTF-8: hex)') : null);
+      cut, !asText && state.payloadAs === 'text' ? h('div', { class: 'dim small' }, '(not UTF-8: hex)') : null,
+      more ? h('div', { class: 'dim small' }, 'first ' + (dl.payload_hex.length / 2) + more) : null);
   }
 
   function renderDeadLetters() {
@@ -667,11 +702,12 @@
   async function replay(dl, button) {
     button.disabled = true;
     try {
+      // The answer: {replayed, failed, samples, letters: [the letter as it is now]}.
       const r = await api('POST', 'deadletters/' + encodeURIComponent(dl.id) + '/replay');
-      dl.status = r.status || dl.status;
-      dl.replay_attempts = (dl.replay_attempts || 0) + 1;
-      if (r.error) dl.error = r.error;
-      status('Replay of dead letter ' + dl.id + ': ' + (r.status || 'done') + (r.error ? ' (' + r.error + ')' : '') + '.', r.error ? 'warn' : 'info');
+      const now = (r.letters || []).find((x) => x.id === dl.id);
+      if (now) Object.assign(dl, now);
+      if (r.replayed) status('Dead letter ' + dl.id + ' replayed: ' + r.samples + ' samples stored.');
+      else status('Dead letter ' + dl.id + ' failed again: ' + (dl.replay_error || dl.error || 'no reason given') + '.', 'warn');
     } catch (_) { /* status bar */ }
     renderDeadLetters();
   }
