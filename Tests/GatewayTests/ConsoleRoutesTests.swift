@@ -1,5 +1,6 @@
 import Foundation
 import Gateway
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Testing
@@ -37,7 +38,7 @@ import Testing
     }
 
     @Test func theRootAndTheBareConsolePathRedirectToTheConsole() async throws {
-        try await app().test(.router) { client in
+        try await app().test(.router) { (client) async throws in
             for uri in ["/", "/console"] {
                 let reply = try await get(client, uri)
                 #expect(reply.status == 302, "\(uri)")
@@ -55,7 +56,7 @@ import Testing
     ])
     func everyFileIsServedAsEmbeddedWithItsTypeAndHeaders(uri: String, name: String, type: String) async throws {
         let expected = try file(name)
-        try await app().test(.router) { client in
+        try await app().test(.router) { (client) async throws in
             let reply = try await get(client, uri)
             #expect(reply.status == 200)
             #expect(reply.body == expected, "the binary embeds an outdated \(name)")
@@ -72,7 +73,7 @@ import Testing
     }
 
     @Test func aRevalidationWithTheSameETagIsAnswered304() async throws {
-        try await app().test(.router) { client in
+        try await app().test(.router) { (client) async throws in
             let first = try await get(client, "/console/console.js")
             let etag = try #require(first.header("ETag"))
             for conditional in [etag, "W/\(etag)", "\"other\", \(etag)", "*"] {
@@ -90,7 +91,7 @@ import Testing
 
     @Test(arguments: ["/console/nope.js", "/console/..%2FPackage.swift", "/console/Console.swift", "/console/a/b"])
     func anythingElseIsNotFound(uri: String) async throws {
-        try await app().test(.router) { client in
+        try await app().test(.router) { (client) async throws in
             let reply = try await get(client, uri)
             #expect(reply.status == 404)
             #expect(!reply.body.contains("import"))
@@ -106,7 +107,7 @@ import Testing
     @Test func itMountsOnAnotherRequestContext() async throws {
         let router = Router(context: OtherContext.self)
         ConsoleRoutes.register(on: router)
-        try await Application(router: router).test(.router) { client in
+        try await Application(router: router).test(.router) { (client) async throws in
             #expect(try await get(client, "/console/").status == 200)
             #expect(try await get(client, "/").status == 302)
         }

@@ -167,6 +167,9 @@ def main():
         errors = severe_errors(driver)
         if errors:
             raise AssertionError("browser console errors: " + " | ".join(errors))
+        # The picture after the arrival highlight has faded (a CSS animation of a few seconds).
+        wait_for(driver, "the arrival highlight to end",
+                 lambda d: d.execute_script("return document.getAnimations().every((a) => a.playState !== 'running')"))
         driver.save_screenshot(args.screenshot)
         say("SCREENSHOT", args.screenshot)
 
