@@ -120,7 +120,9 @@
   const canOperate = () => !!state.user && (state.user.role === 'operator' || state.user.role === 'admin');
 
   // ---- sign in / out ----
+  let signInRetry = null;
   async function signIn(token) {
+    clearTimeout(signInRetry);
     state.token = token;
     let who;
     try {
@@ -130,6 +132,12 @@
       who = data;
     } catch (e) {
       state.token = null;
+      if (!(e instanceof ApiError)) {
+        // The gateway is down or restarting: keep the token and try again (a wall screen signs itself back in).
+        showLogin('Cannot reach the gateway (' + e.message + '); trying again in 5 s.');
+        signInRetry = setTimeout(() => signIn(token), 5000);
+        return;
+      }
       sessionStorage.removeItem(TOKEN_KEY);
       showLogin(e.status === 401 ? 'This token is not known to the gateway.' :
         e.status === 429 ? 'Too many attempts; wait a moment.' : 'Sign-in failed: ' + e.message);
@@ -410,9 +418,9 @@
     h('td', {}, h('span', { class: 'badge' }, a.severity), a.escalated ? h('span', { class: 'escalated', title: 'escalated' }, ' ▲') : null),
     h('td', { class: 'state state-' + a.state }, a.state + (a.state === 'resolved' && a.resolved_by ? ' (' + a.resolved_by + ')' : '')),
     h('td', {}, h('div', { class: 'rule' }, a.rule), a.summary ? h('div', { class: 'summary-line' }, a.summary) : null),
-    h('td', { class: 'mono' }, a.device),
+    h('td', { class: 'mono device' }, a.device),
     h('td', {}, a.metric || h('span', { class: 'dim' }, '—'), a.kind ? h('div', { class: 'dim small' }, a.kind) : null),
-    h('td', { class: 'num' }, value, last ? h('div', { class: 'dim small' }, 'now ' + last) : null),
+    h('td', { class: 'num value' }, value, last ? h('div', { class: 'dim small' }, 'now ' + last) : null),
     h('td', { class: 'since', title: a.started_ms ? 'breach began ' + fmtTime(a.started_ms) : '' }, fmtTime(since), h('div', { class: 'dim small' }, fmtAgo(since))),
     h('td', { class: 'ackcell' }, a.acknowledged
       ? h('span', { class: 'acked' }, '✓ ', h('span', { class: 'acked-by' }, a.acknowledged_by || '?'), a.acknowledged_ms ? h('div', { class: 'dim small' }, fmtTime(a.acknowledged_ms)) : null)
@@ -514,7 +522,9 @@
     sel.replaceChildren(...metrics.map((m) => h('option', { value: m.metric },
       m.metric + (m.unit ? ' (' + m.unit + ')' : '') + (m.last_value !== undefined && m.last_value !== null ? ' · last ' + fmtNum(m.last_value) : ''))));
     if (!metrics.length) { drawMessage('This device has no stored metrics.'); return; }
-    if (!metrics.some((m) => m.metric === state.chart.metric)) state.chart.metric = metrics[0].metric;
+    // Open on the device's own measurement rather than its battery or radio values.
+    const main = metrics.find((x) => !/battery|rssi|snr|rsrp|sinr|csq|signal/i.test(x.metric)) || metrics[0];
+    if (!metrics.some((m) => m.metric === state.chart.metric)) state.chart.metric = main.metric;
     sel.value = state.chart.metric;
     const m = metrics.find((x) => x.metric === state.chart.metric);
     // Open on the range that holds the latest data.
@@ -669,12 +679,14 @@
 
   function payloadCell(dl) {
     const text = dl.payload_text;
-    const asText = state.payloadAs === 'text' && text !== undefined && text !== null;
+    // Text only when it reads as text: valid UTF-8 without control characters (binary frames can be valid UTF-8).
+    const readable = typeof text === 'string' && !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(text);
+    const asText = state.payloadAs === 'text' && readable;
     const shown = asText ? text : (dl.payload_hex || '').replace(/(..)(?!$)/g, '$1 ');
     const cut = shown.length > 160 ? shown.slice(0, 160) + '…' : shown;
     const more = dl.payload_bytes > (dl.payload_hex || '').length / 2 ? ' of ' + dl.payload_bytes + ' bytes' : '';
-    return h('td', { class: 'mono wrap', title: shown.length > 160 ? shown : '' },
-      cut, !asText && state.payloadAs === 'text' ? h('div', { class: 'dim small' }, '(not UTF-8: hex)') : null,
+    return h('td', { class: 'mono wrap payload', title: shown.length > 160 ? shown : '' },
+      cut, !asText && state.payloadAs === 'text' ? h('div', { class: 'dim small' }, '(binary: hex)') : null,
       more ? h('div', { class: 'dim small' }, 'first ' + (dl.payload_hex.length / 2) + more) : null);
   }
 
@@ -688,10 +700,10 @@
     $('dl-rows').replaceChildren(...list.map((dl) => h('tr', { dataset: { deadletterId: dl.id, status: dl.status } },
       h('td', { title: fmtAgo(dl.received_ms) }, fmtTime(dl.received_ms)),
       h('td', {}, dl.transport || ''),
-      h('td', { class: 'mono wrap' }, dl.topic || ''),
+      h('td', { class: 'mono wrap topic' }, dl.topic || ''),
       h('td', { class: 'mono' }, dl.device || h('span', { class: 'dim' }, '—')),
       h('td', {}, dl.reason || '', dl.profile ? h('div', { class: 'dim small' }, dl.profile) : null),
-      h('td', { class: 'small' }, dl.error || ''),
+      h('td', { class: 'small error' }, dl.error || ''),
       payloadCell(dl),
       h('td', {}, dl.status || '', dl.replay_attempts ? h('div', { class: 'dim small' }, dl.replay_attempts + ' replays') : null),
       h('td', { class: 'actions' }, canOperate() && dl.status !== 'replayed'

@@ -24,11 +24,15 @@ import traceback
 os.environ.setdefault("SE_OFFLINE", "true")  # never let Selenium Manager look for drivers online
 os.environ.setdefault("SE_AVOID_STATS", "true")
 
-from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
-from selenium.webdriver.chrome.service import Service
-from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+try:
+    from selenium import webdriver
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+except ImportError as error:
+    print(f"FAIL Python selenium is missing ({error}); run scripts/setup.sh", flush=True)
+    sys.exit(1)
 
 WAIT = 120  # seconds; the whole test suite may be loading both cores
 
@@ -42,16 +46,16 @@ def find_binary(names, what):
         path = shutil.which(name) or (name if os.path.isabs(name) and os.access(name, os.X_OK) else None)
         if path:
             return path
-    raise SystemExit(f"FAIL {what} not found (tried {', '.join(names)}); run scripts/setup.sh")
+    raise RuntimeError(f"{what} not found (tried {', '.join(names)}); run scripts/setup.sh")
 
 
-def start_browser():
+def start_browser(profile):
     options = webdriver.ChromeOptions()
     options.binary_location = find_binary(["chromium", "chromium-browser", "/usr/lib/chromium/chromium"], "chromium")
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1600,1000",
                 "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--hide-scrollbars", "--force-device-scale-factor=1",
-                f"--user-data-dir={tempfile.mkdtemp(prefix='citygate-chromium-')}"):
+                f"--user-data-dir={profile}"):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     service = Service(executable_path=find_binary(["chromedriver", "/usr/lib/chromium/chromedriver"], "chromedriver"))
@@ -133,7 +137,13 @@ def main():
     args = p.parse_args()
     os.makedirs(os.path.dirname(os.path.abspath(args.screenshot)), exist_ok=True)
 
-    driver = start_browser()
+    profile = tempfile.mkdtemp(prefix="citygate-chromium-")
+    try:
+        driver = start_browser(profile)
+    except Exception as e:
+        say("FAIL", f"cannot start headless Chromium: {type(e).__name__}: {e}")
+        shutil.rmtree(profile, ignore_errors=True)
+        return 1
     try:
         driver.get(args.url)
         sign_in(driver, args.operator_token, args.operator_name, "operator")
@@ -209,6 +219,7 @@ def main():
         return 1
     finally:
         driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
 
 
 if __name__ == "__main__":
