@@ -52,6 +52,8 @@ public final class GatewayRuntime: Sendable {
     public let auditLog: AuditLog
     /// Per-client request limits of the API.
     let apiRateLimiter: APIRateLimiter
+    /// Failed-authentication lockout of the API.
+    let apiAuthFailures = APIAuthFailures()
     let logger: Logger
 
     /// Builds the gateway. Fails, with every error listed, when profiles or the catalog cannot be loaded.

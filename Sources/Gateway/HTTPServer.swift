@@ -70,7 +70,7 @@ extension GatewayRuntime {
     public var api: GatewayAPI {
         let c = configuration.http.api
         return GatewayAPI(runtime: self, tokens: apiTokens, audit: auditLog,
-                          limiter: apiRateLimiter, maxBodyBytes: c.maxBodyBytes)
+                          limiter: apiRateLimiter, failures: apiAuthFailures, maxBodyBytes: c.maxBodyBytes)
     }
 
     /// Every route the gateway serves besides `/health` and `/push`: readiness, metrics, the API, the live feed.
@@ -93,7 +93,7 @@ extension GatewayRuntime {
                 if metricsPublic {
                     router.get("metrics", use: metrics)
                 } else {
-                    router.group("metrics").add(middleware: APIAuthMiddleware(tokens: tokens)).get { request, context in
+                    router.group("metrics").add(middleware: APIAuthMiddleware(tokens: tokens, failures: self.apiAuthFailures, audit: self.auditLog)).get { request, context in
                         try context.require(.viewer)
                         return try await metrics(request, context)
                     }

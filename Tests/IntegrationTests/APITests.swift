@@ -157,6 +157,15 @@ struct APITests {
         #expect(try await g.admin.call(.DELETE, "/v1/tokens/grafana").status == 204)
         #expect(try await grafana.get("/v1/whoami").status == 401)
         #expect(try await g.admin.call(.DELETE, "/v1/tokens/grafana").status == 404)
+
+        // Guessing tokens locks the address out (10 failures, counting the revoked token's above), and the audit
+        // log says so.
+        var statuses: [Int] = []
+        for i in 0..<10 { statuses.append(try await APIClient(port: g.port, token: "cgt_guess\(i)").get("/v1/whoami").status) }
+        #expect(statuses == Array(repeating: 401, count: 9) + [429])
+        #expect(try await g.admin.get("/v1/whoami").status == 429, "the lockout is per address, even for a valid token")
+        let audit = try g.gateway.runtime.auditLog.entries(action: "auth.")
+        #expect(audit.map(\.action) == ["auth.failure", "auth.lockout"])
     }
 
     @Test func devicesSeriesDeadLettersUplinkAndMetricsAnswer() async throws {

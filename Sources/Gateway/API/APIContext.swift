@@ -65,16 +65,28 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
 /// Checks the bearer token of every request it guards and sets `context.identity`.
 ///
 /// The token comes from `Authorization: Bearer <token>`, or for `GET` requests from an `access_token` query
-/// parameter (browsers' EventSource cannot set headers). Missing or unknown tokens get 401 with
-/// `WWW-Authenticate: Bearer`; failures are counted per client address by the rate limiter so guessing is slow.
+/// parameter (browsers' EventSource cannot set headers). Missing, unknown, revoked or expired tokens get 401 with
+/// `WWW-Authenticate: Bearer`. Failed attempts are counted per client address (`APIAuthFailures`): after
+/// `maxFailures` within the window the address is locked out (429) for the lockout time, so guessing is hopeless;
+/// the first failure of a window and each lockout are written to the audit log (`auth.failure`, `auth.lockout`).
 public struct APIAuthMiddleware: RouterMiddleware {
     public typealias Context = APIRequestContext
     let tokens: APITokenStore
+    let failures: APIAuthFailures?
+    let audit: AuditLog?
 
-    /// Guards with `tokens`.
-    public init(tokens: APITokenStore) { self.tokens = tokens }
+    /// Guards with `tokens`; with `failures`, locks out addresses that keep failing; with `audit`, records it.
+    public init(tokens: APITokenStore, failures: APIAuthFailures? = nil, audit: AuditLog? = nil) {
+        self.tokens = tokens
+        self.failures = failures
+        self.audit = audit
+    }
 
     public func handle(_ request: Request, context: APIRequestContext, next: (Request, APIRequestContext) async throws -> Response) async throws -> Response {
+        let address = context.clientAddress
+        if let failures, let wait = failures.lockedOut(address) {
+            throw APIError(.tooManyRequests, "too many failed authentication attempts from \(address); retry in \(wait) s", headers: [.retryAfter: "\(wait)"])
+        }
         var token: String?
         if let header = request.headers[.authorization] {
             let parts = header.split(separator: " ", maxSplits: 1)
@@ -85,12 +97,84 @@ public struct APIAuthMiddleware: RouterMiddleware {
         guard let token else {
             throw APIError(.unauthorized, "a bearer token is required (Authorization: Bearer <token>)", headers: [.wwwAuthenticate: "Bearer"])
         }
-        guard let identity = tokens.identity(token: token) else {
-            throw APIError(.unauthorized, "unknown or revoked token", headers: [.wwwAuthenticate: "Bearer error=\"invalid_token\""])
+        let reason: String
+        switch tokens.lookup(token: token) {
+        case .valid(let identity):
+            var context = context
+            context.identity = identity
+            return try await next(request, context)
+        case .expired(let name): reason = "token '\(name)' expired"
+        case .unknown: reason = "unknown or revoked token"
         }
-        var context = context
-        context.identity = identity
-        return try await next(request, context)
+        if let failures {
+            let outcome = failures.record(address)
+            if outcome != .counted {
+                try? audit?.record(actor: "-", role: "-", action: outcome == .lockedOut ? "auth.lockout" : "auth.failure", target: "\(request.method) \(request.uri.path)",
+                                   outcome: "refused: \(reason)", client: address)
+            }
+        }
+        throw APIError(.unauthorized, reason, headers: [.wwwAuthenticate: "Bearer error=\"invalid_token\""])
+    }
+}
+
+/// Failed authentication attempts per client address, for lockout.
+public final class APIAuthFailures: Sendable {
+    /// Failures within `windowNs` that lock an address out.
+    public let maxFailures: Int
+    let windowNs: UInt64
+    let lockoutNs: UInt64
+    private struct Entry {
+        var windowStartNs: UInt64
+        var count: Int
+        var lockedUntilNs: UInt64
+    }
+    private let entries = Mutex<[String: Entry]>([:])
+
+    /// What recording a failure did.
+    public enum Outcome: Sendable, Hashable {
+        /// The first failure of a window.
+        case first
+        /// Another failure.
+        case counted
+        /// This failure locked the address out.
+        case lockedOut
+    }
+
+    /// `maxFailures` within `window` lock an address out for `lockout`.
+    public init(maxFailures: Int = 10, window: Duration = .seconds(300), lockout: Duration = .seconds(300)) {
+        self.maxFailures = maxFailures
+        windowNs = UInt64(window.components.seconds) * 1_000_000_000
+        lockoutNs = UInt64(lockout.components.seconds) * 1_000_000_000
+    }
+
+    /// Seconds left of `address`'s lockout, or nil when it is not locked out.
+    public func lockedOut(_ address: String, nowNs: UInt64 = DispatchTime.now().uptimeNanoseconds) -> Int? {
+        entries.withLock { e in
+            guard let entry = e[address], entry.lockedUntilNs > nowNs else { return nil }
+            return Int((entry.lockedUntilNs - nowNs + 999_999_999) / 1_000_000_000)
+        }
+    }
+
+    /// Counts a failure from `address`.
+    @discardableResult
+    public func record(_ address: String, nowNs: UInt64 = DispatchTime.now().uptimeNanoseconds) -> Outcome {
+        entries.withLock { e in
+            if e.count >= 10_000, e[address] == nil {
+                e = e.filter { $0.value.lockedUntilNs > nowNs || nowNs &- $0.value.windowStartNs < windowNs }
+            }
+            var entry = e[address] ?? Entry(windowStartNs: nowNs, count: 0, lockedUntilNs: 0)
+            if nowNs &- entry.windowStartNs >= windowNs { entry = Entry(windowStartNs: nowNs, count: 0, lockedUntilNs: 0) }
+            entry.count += 1
+            var outcome: Outcome = entry.count == 1 ? .first : .counted
+            if entry.count >= maxFailures {
+                entry.lockedUntilNs = nowNs + lockoutNs
+                entry.count = 0
+                entry.windowStartNs = nowNs
+                outcome = .lockedOut
+            }
+            e[address] = entry
+            return outcome
+        }
     }
 }
 

@@ -21,21 +21,23 @@ public struct GatewayAPI: Sendable {
     let tokens: APITokenStore
     let audit: AuditLog
     let limiter: APIRateLimiter
+    let failures: APIAuthFailures
     let maxBodyBytes: Int
 
     /// An API over `runtime`, its tokens and audit log.
-    public init(runtime: GatewayRuntime, tokens: APITokenStore, audit: AuditLog, limiter: APIRateLimiter, maxBodyBytes: Int) {
+    public init(runtime: GatewayRuntime, tokens: APITokenStore, audit: AuditLog, limiter: APIRateLimiter, failures: APIAuthFailures, maxBodyBytes: Int) {
         self.runtime = runtime
         self.tokens = tokens
         self.audit = audit
         self.limiter = limiter
+        self.failures = failures
         self.maxBodyBytes = maxBodyBytes
     }
 
     /// Mounts `/v1` on `router`.
     public func register(on router: Router<APIRequestContext>) {
         let v1 = router.group("v1")
-            .add(middleware: APIAuthMiddleware(tokens: tokens))
+            .add(middleware: APIAuthMiddleware(tokens: tokens, failures: failures, audit: audit))
             .add(middleware: APILimitsMiddleware(limiter: limiter, maxBodyBytes: maxBodyBytes))
         v1.get("whoami") { _, context in try APIJSON.response(try context.require(.viewer)) }
         registerAlerts(v1)
@@ -443,8 +445,14 @@ public struct GatewayAPI: Sendable {
 
     // MARK: Tokens and audit (admin)
 
-    struct TokenRequest: Decodable { var name: String, role: APIRole }
-    struct TokenCreated: Encodable { var name: String, role: APIRole, token: String }
+    struct TokenRequest: Decodable {
+        var name: String, role: APIRole, expiresInDays: Int?
+        enum CodingKeys: String, CodingKey { case name, role, expiresInDays = "expires_in_days" }
+    }
+    struct TokenCreated: Encodable {
+        var name: String, role: APIRole, token: String, expiresMs: Int64?
+        enum CodingKeys: String, CodingKey { case name, role, token, expiresMs = "expires_ms" }
+    }
     struct TokenList: Encodable { var tokens: [APITokenStore.Entry] }
     struct AuditList: Encodable { var entries: [AuditLog.Entry] }
 
@@ -459,9 +467,12 @@ public struct GatewayAPI: Sendable {
             let body = try await request.decode(as: TokenRequest.self, context: context)
             return try await audited(context, role: .admin, action: "token.create", target: "token/\(body.name)",
                                      details: "{\"role\":\"\(body.role.rawValue)\"}") { _ in
+                if let days = body.expiresInDays, !(1...3_650).contains(days) { throw APIError(.badRequest, "expires_in_days must be 1 to 3650") }
                 do {
-                    let token = try tokens.create(name: body.name, role: body.role)
-                    return try APIJSON.response(TokenCreated(name: body.name, role: body.role, token: token), status: .created)
+                    let now = WallClock.nowMs()
+                    let expiresIn = body.expiresInDays.map { Int64($0) * 86_400_000 }
+                    let token = try tokens.create(name: body.name, role: body.role, expiresInMs: expiresIn, nowMs: now)
+                    return try APIJSON.response(TokenCreated(name: body.name, role: body.role, token: token, expiresMs: expiresIn.map { now + $0 }), status: .created)
                 } catch let error as APITokenStore.TokenError {
                     if case .exists = error { throw APIError(.conflict, error.description) }
                     throw APIError(.badRequest, error.description)
