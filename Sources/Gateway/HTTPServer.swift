@@ -31,11 +31,14 @@ public enum HTTPServer {
     /// The router with every route mounted.
     public static func makeRouter(push: PushReceiver?, extraRoutes: [HTTPRouteRegistration] = []) -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
+        let routes = MethodNotAllowedMiddleware.Routes()
+        router.add(middleware: MethodNotAllowedMiddleware(routes: routes))
         router.get("health") { _, _ in HTTPResponse.Status.ok }
         if let push {
             PushController<APIRequestContext>(receiver: push).addRoutes(to: router.group("push"))
         }
         for register in extraRoutes { register(router) }
+        routes.set(router.routes.map { ($0.method.rawValue, $0.path.description) })
         return router
     }
 

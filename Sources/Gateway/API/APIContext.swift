@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import NIOCore
 import Synchronization
 
@@ -143,8 +144,8 @@ public final class APIAuthFailures: Sendable {
     /// `maxFailures` within `window` lock an address out for `lockout`.
     public init(maxFailures: Int = 10, window: Duration = .seconds(300), lockout: Duration = .seconds(300)) {
         self.maxFailures = maxFailures
-        windowNs = UInt64(window.components.seconds) * 1_000_000_000
-        lockoutNs = UInt64(lockout.components.seconds) * 1_000_000_000
+        windowNs = UInt64(window.components.seconds) * 1_000_000_000 + UInt64(window.components.attoseconds / 1_000_000_000)
+        lockoutNs = UInt64(lockout.components.seconds) * 1_000_000_000 + UInt64(lockout.components.attoseconds / 1_000_000_000)
     }
 
     /// Seconds left of `address`'s lockout, or nil when it is not locked out.
@@ -245,6 +246,87 @@ public struct APILimitsMiddleware: RouterMiddleware {
             throw APIError(.contentTooLarge, "request body of \(length) bytes is over the limit of \(maxBodyBytes)")
         }
         return try await next(request, context)
+    }
+}
+
+/// Turns errors that are not already HTTP answers into a logged 500 `{"error": ...}`, and decoding failures of
+/// request bodies into 400, so every API answer has the documented error shape.
+public struct APIErrorMiddleware: RouterMiddleware {
+    public typealias Context = APIRequestContext
+
+    /// Creates the middleware.
+    public init() {}
+
+    public func handle(_ request: Request, context: APIRequestContext, next: (Request, APIRequestContext) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            throw error
+        } catch let error as DecodingError {
+            throw APIError(.badRequest, "the body is not the JSON this route takes: \(APIErrorMiddleware.describe(error))")
+        } catch let error as HTTPError {
+            throw APIError(error.status, error.body ?? error.status.reasonPhrase, headers: error.headers)
+        } catch {
+            context.logger.error("API request failed", metadata: [
+                "http.method": "\(request.method)", "http.path": "\(request.uri.path)", "error": "\(String(reflecting: error))",
+            ])
+            throw APIError(.internalServerError, "internal error: \(error)")
+        }
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        switch error {
+        case .dataCorrupted(let c): c.debugDescription
+        case .keyNotFound(let k, _): "missing key '\(k.stringValue)'"
+        case .typeMismatch(_, let c), .valueNotFound(_, let c):
+            "wrong type at '\(c.codingPath.map(\.stringValue).joined(separator: "."))': \(c.debugDescription)"
+        @unknown default: "\(error)"
+        }
+    }
+}
+
+/// Answers 405 Method Not Allowed, with `Allow`, when a path exists but not for the request's method (the router
+/// alone would answer 404). Mounted first on the router; `routes` is filled once every route is registered.
+public struct MethodNotAllowedMiddleware: RouterMiddleware {
+    public typealias Context = APIRequestContext
+
+    /// The served routes as (method, path pattern segments).
+    public final class Routes: Sendable {
+        private let entries = Mutex<[(method: String, segments: [Substring])]>([])
+
+        /// Empty until `set`.
+        public init() {}
+
+        /// Records the router's routes (`GET /v1/alerts/:id` style paths).
+        public func set(_ routes: [(method: String, path: String)]) {
+            entries.withLock { $0 = routes.map { ($0.method, $0.path.split(separator: "/")) } }
+        }
+
+        /// Methods served at `path`.
+        func methods(for path: String) -> [String] {
+            let parts = path.split(separator: "/")
+            return entries.withLock { entries in
+                entries.filter { e in
+                    e.segments.count == parts.count && zip(e.segments, parts).allSatisfy { $0.hasPrefix(":") || $0 == $1 }
+                }.map(\.method)
+            }
+        }
+    }
+
+    let routes: Routes
+
+    /// Answers from `routes`.
+    public init(routes: Routes) { self.routes = routes }
+
+    public func handle(_ request: Request, context: APIRequestContext, next: (Request, APIRequestContext) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound {
+            let allowed = Set(routes.methods(for: request.uri.path))
+            guard !allowed.isEmpty, !allowed.contains(request.method.rawValue) else { throw error }
+            let allow = allowed.sorted().joined(separator: ", ")
+            throw APIError(.methodNotAllowed, "\(request.method) is not served at \(request.uri.path); allowed: \(allow)", headers: [.allow: allow])
+        }
     }
 }
 
