@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Gateway
 
 struct RunCommand: AsyncParsableCommand {
@@ -9,7 +10,11 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         let config = try options.load()
         let logger = bootstrapLogging(level: config.logLevel)
+        for name in GatewayConfiguration.unknownEnvironmentVariables(ProcessInfo.processInfo.environment) {
+            logger.warning("Environment variable names no configuration key; ignored", metadata: ["env": "\(name)"])
+        }
         let runtime = try GatewayRuntime(configuration: config, logger: logger)
         try await runtime.run()
+        logger.notice("Gateway stopped")
     }
 }
