@@ -1,6 +1,7 @@
 import GatewayCore
 import Hummingbird
 import HummingbirdCore
+import HummingbirdTLS
 import NIOCore
 import Logging
 import PushIngest
@@ -13,8 +14,8 @@ public typealias HTTPRouteRegistration = @Sendable (Router<BasicRequestContext>)
 /// The gateway's HTTP server: one Hummingbird `Application`, run as a `Service` in the gateway's group.
 ///
 /// Routes: `GET /health` (200 `ok` while the server runs), the carrier push receivers under `/push`
-/// (`PushController`), then whatever `extraRoutes` add. It binds `http.host:http.port` (loopback by default; TLS
-/// belongs to a reverse proxy in front, see docs/operations.md). On graceful shutdown it stops accepting
+/// (`PushController`), then whatever `extraRoutes` add. It binds `http.host:http.port` (loopback by default), plain HTTP or,
+/// with `http.tls`, HTTPS (TLS 1.2+; or a reverse proxy in front terminates TLS, see docs/operations.md). On graceful shutdown it stops accepting
 /// connections and lets requests in flight finish: a push waiting for the WAL still gets its answer, because the
 /// store is stopped after the server.
 ///
@@ -45,15 +46,29 @@ public enum HTTPServer {
         let http1 = HTTP1Channel.Configuration(
             idleTimeout: .seconds(60),
             httpDecoderConfiguration: .init(maxHeaderFieldSize: 16_384, maxHeaderListSize: 16_384, maxHeaderFieldCount: 100))
+        // HTTPS when `http.tls` is set. A certificate that does not load fails the server's start with the reason
+        // (`citygate run` checks it earlier, at configuration load).
+        let server: HTTPServerBuilder
+        if let tls = configuration.tls {
+            do {
+                server = try .tls(.http1(configuration: http1), tlsConfiguration: tls.serverConfiguration())
+            } catch {
+                let reason = "http.tls: cannot load cert_file '\(tls.certFile)' and key_file '\(tls.keyFile)': \(error)"
+                server = HTTPServerBuilder { _ in throw GatewayError.tool(reason) }
+            }
+        } else {
+            server = .http1(configuration: http1)
+        }
+        let scheme = configuration.tls == nil ? "http" : "https"
         return Application(
             router: router,
-            server: .http1(configuration: http1),
+            server: server,
             configuration: ApplicationConfiguration(
                 address: .hostname(host, port: configuration.port), serverName: "citygate",
                 availableConnectionsDelegate: MaximumAvailableConnections(maxConnections)),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
-                logger.info("HTTP server listening", metadata: ["http.host": "\(host)", "http.port": "\(port)"])
+                logger.info("HTTP server listening", metadata: ["http.host": "\(host)", "http.port": "\(port)", "http.scheme": "\(scheme)"])
                 await onRunning(port)
             },
             logger: logger)
