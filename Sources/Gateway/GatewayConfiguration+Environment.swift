@@ -79,9 +79,9 @@ extension GatewayConfiguration {
         let listPrefixes = environmentListKeys.map { "CITYGATE_" + environmentName($0.list) + "_" }
         return env.keys.filter { name in
             guard name.hasPrefix("CITYGATE_"), !known.contains(name) else { return false }
-            guard sectionPrefixes.contains(where: name.hasPrefix) else { return false }
+            guard sectionPrefixes.contains(where: { name.hasPrefix($0) }) else { return false }
             // Named list entries are checked against the names in the file when it is given.
-            if listPrefixes.contains(where: name.hasPrefix) {
+            if listPrefixes.contains(where: { name.hasPrefix($0) }) {
                 guard let root else { return false }
                 return listOverrides([name: ""], root: root).isEmpty
             }

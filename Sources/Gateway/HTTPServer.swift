@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
 import NIOCore
+import NIOSSL
 import Logging
 import PushIngest
 import ServiceLifecycle
@@ -14,10 +15,10 @@ public typealias HTTPRouteRegistration = @Sendable (Router<BasicRequestContext>)
 /// The gateway's HTTP server: one Hummingbird `Application`, run as a `Service` in the gateway's group.
 ///
 /// Routes: `GET /health` (200 `ok` while the server runs), the carrier push receivers under `/push`
-/// (`PushController`), then whatever `extraRoutes` add. It binds `http.host:http.port` (loopback by default), plain HTTP or,
-/// with `http.tls`, HTTPS (TLS 1.2+; or a reverse proxy in front terminates TLS, see docs/operations.md). On graceful shutdown it stops accepting
-/// connections and lets requests in flight finish: a push waiting for the WAL still gets its answer, because the
-/// store is stopped after the server.
+/// (`PushController`), then whatever `extraRoutes` add. It binds `http.host:http.port` (loopback by default) and
+/// speaks plain HTTP or, with `http.tls`, HTTPS (TLS 1.2+; otherwise a reverse proxy in front terminates TLS, see
+/// docs/operations.md). On graceful shutdown it stops accepting connections and lets requests in flight finish: a
+/// push waiting for the WAL still gets its answer, because the store is stopped after the server.
 ///
 /// Connection limits (not configurable yet): at most 256 connections at once (further ones wait in the backlog),
 /// idle connections closed after 60 s, request headers at most 16 KiB. Bodies are capped by the push receivers.

@@ -60,13 +60,19 @@ private struct PhaseService: Service {
     let phases: ShutdownPhases
 
     func run() async throws {
-        let start = Mutex<ContinuousClock.Instant?>(nil)
+        let start = PhaseStart()
+        let (phases, name) = (self.phases, self.name)
         try await withGracefulShutdownHandler {
             try await base.run()
         } onGracefulShutdown: {
             let s = phases.start(name)
-            start.withLock { $0 = s }
+            start.instant.withLock { $0 = s }
         }
-        if let s = start.withLock({ $0 }) { phases.done(name, since: s) }
+        if let s = start.instant.withLock({ $0 }) { phases.done(name, since: s) }
     }
+}
+
+/// When a phase's stop began (set from the shutdown handler).
+private final class PhaseStart: Sendable {
+    let instant = Mutex<ContinuousClock.Instant?>(nil)
 }
