@@ -1,7 +1,9 @@
 import DeviceProfiles
+import Forwarder
 import Foundation
 import Gateway
 import GatewayTesting
+import Mosquitto
 import Testing
 
 /// `CITYGATE_<SECTION>_<KEY>` overrides over a configuration file.
@@ -60,7 +62,7 @@ import Testing
         #expect(c.alerts.webhooks.first?.secret == "env-webhook-secret-0123456789")
         #expect(c.store.maxBytes == 2 * 1_073_741_824)
         let sinks = c.forwarderConfiguration.sinks
-        guard case .http(let vm) = sinks.first?.kind, case .mqtt(let mq) = sinks.last?.kind else {
+        guard case .http(let vm)? = sinks.first?.kind, case .mqtt(let mq)? = sinks.last?.kind else {
             Issue.record("sink kinds")
             return
         }

@@ -4,7 +4,10 @@ import Gateway
 import GatewayCore
 import GatewayTesting
 import Logging
+import MQTTIngest
+import Mosquitto
 import NIOCore
+import NIOHTTP1
 import NIOSSL
 import ServiceLifecycle
 import Testing
