@@ -124,15 +124,34 @@ extension GatewayConfiguration {
     }
 
     /// `root` with `overrides` set in it; missing mappings are created, a `<key>_file` beside a secret is removed.
-    static func applying(_ overrides: [EnvironmentOverride], to root: Node) -> Node {
+    ///
+    /// Each value becomes a double-quoted scalar composed on line `firstLine + index`, past the end of the file,
+    /// so an error the parser reports on it names a line that `overrideIndex` maps back to its variable.
+    static func applying(_ overrides: [EnvironmentOverride], to root: Node, firstLine: Int) -> Node {
+        let text = String(repeating: "\n", count: firstLine - 1) + overrides.map { "- " + quoted($0.value) }.joined(separator: "\n") + "\n"
+        guard case .sequence(let values)? = try? Yams.compose(yaml: text), values.count == overrides.count else { return root }
         var root = root
-        for o in overrides {
-            root = setting(o.value, at: o.path[...], in: root)
+        for (o, value) in zip(overrides, values) {
+            root = setting(value, at: o.path[...], in: root)
         }
         return root
     }
 
-    private static func setting(_ value: String, at path: ArraySlice<String>, in node: Node) -> Node {
+    /// YAML double-quoted form of a literal value.
+    static func quoted(_ value: String) -> String {
+        var out = "\""
+        for u in value.unicodeScalars {
+            switch u {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case _ where u.value < 0x20 || u.value == 0x7F: out += "\\u" + String(format: "%04X", u.value)
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out + "\""
+    }
+
+    private static func setting(_ value: Node, at path: ArraySlice<String>, in node: Node) -> Node {
         guard let head = path.first else { return node }
         if head.hasPrefix("#"), let index = Int(head.dropFirst()) {
             guard case .sequence(var items) = node, index < items.count else { return node }
@@ -142,7 +161,7 @@ extension GatewayConfiguration {
         // A section with everything under it commented out is null: replace it by a mapping.
         var mapping = node.mapping ?? Node.Mapping([])
         if path.count == 1 {
-            mapping[head] = Node(value, Tag(.str), .doubleQuoted)
+            mapping[head] = value
             if ["password", "token", "secret"].contains(head) { mapping["\(head)_file"] = nil }
         } else {
             let child = mapping[head] ?? Node.Mapping([]).asNode

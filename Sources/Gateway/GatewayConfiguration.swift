@@ -196,18 +196,12 @@ extension GatewayConfiguration {
         let root = text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? Node.mapping(Node.Mapping([])) : try r.parse(text)
         let overrides = environmentOverrides(environment, root: root)
         if overrides.isEmpty { return try parse(root: root, r) }
+        // Override values sit on lines past the file's end: an error there names its variable.
+        let firstLine = text.split(separator: "\n", omittingEmptySubsequences: false).count + 2
         do {
-            return try parse(root: applying(overrides, to: root), r)
-        } catch where error.line == 0 {
-            // An error without a position may come from a value set by a variable: find which one alone fails.
-            for o in overrides {
-                do {
-                    _ = try parse(root: applying([o], to: root), r)
-                } catch where error.line == 0 {
-                    throw ProfileError(file: "environment", line: 0, column: 0, message: "\(o.variable): \(error.message)")
-                } catch {}
-            }
-            throw error
+            return try parse(root: applying(overrides, to: root, firstLine: firstLine), r)
+        } catch where error.line >= firstLine && error.line - firstLine < overrides.count {
+            throw ProfileError(file: "environment", line: 0, column: 0, message: "\(overrides[error.line - firstLine].variable): \(error.message)")
         }
     }
 

@@ -134,7 +134,7 @@ import Testing
         let c = try GatewayConfiguration.parse(yaml: file, environment: env)
         let texts = [String(describing: c), String(reflecting: c), "\(c.mqttClient)", "\(c.forwarderConfiguration)", "\(c.http.pushConfiguration)"]
         for text in texts {
-            for secret in env.values { #expect(!text.contains(secret), "\(secret) in \(text)") }
+            for secret in env.values where secret != "true" { #expect(!text.contains(secret), "\(secret) in \(text)") }
         }
         #expect(texts[0].contains("<redacted>"))
         #expect(texts[0].contains("broker.local"), "everything else is still shown")

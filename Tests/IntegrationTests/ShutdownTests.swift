@@ -117,7 +117,7 @@ let pahoAvailable: Bool = {
 struct ShutdownTests {
     /// Devices with a stored `metric`, read with `citygate export` (beside a running gateway or after it).
     func storedDevices(config: String, metric: String) async throws -> Set<String> {
-        let out = try await ProcessRunner.check(citygateExecutable!, ["export", "-c", config, "--metric", metric, "--from", "-1h", "--format", "csv"],
+        let out = try await ProcessRunner.check(citygateExecutable!, ["export", "-c", config, "--metric", metric, "--from=-1h", "--format", "csv"],
                                                 timeout: .seconds(120))
         return Set(out.stdoutText.split(separator: "\n").dropFirst().compactMap { $0.split(separator: ",").first.map(String.init) })
     }
