@@ -129,6 +129,11 @@ struct ShutdownTests {
         let profiles = try profilesDirectory(dir, match: #"ctwing: "15014772/{platformDeviceId}""#)
         try FileManager.default.copyItem(atPath: Repo.profiles + "/dragino/ndds75.yaml", toPath: profiles + "/ndds75.yaml")
         try FileManager.default.createDirectory(atPath: dir.file("rules"), withIntermediateDirectories: true)
+        // One alert, acknowledged through the API before the SIGTERM, must still be acknowledged after it.
+        try """
+            rules:
+              - { id: water-far, summary: Water far below the sensor, select: { device: "419990000001", metric: distance }, above: 65 }   # metres (canonical unit)
+            """.write(toFile: dir.file("rules/shutdown.yaml"), atomically: true, encoding: .utf8)
         let coapPort = try FreePort.next()
         let httpPort = try FreePort.next()
         let config = dir.file("gateway.yaml")
@@ -157,6 +162,19 @@ struct ShutdownTests {
         }
 
         var gateway = try await start()
+        let token = try await ProcessRunner.check(citygateExecutable!, ["token", "add", "operator-sun", "--role", "operator", "-c", config])
+            .stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
+        let api = APIClient(port: httpPort, token: token)
+        try await mosquittoPub(broker, topic: "city/lixia/dragino/ndds75/419990000001/up", message: "419990000001" + "00640cd107" + "fe00" + "00")
+        var alertID: Int?
+        let alertDeadline = ContinuousClock.now.advanced(by: .seconds(60))
+        while alertID == nil, ContinuousClock.now < alertDeadline {
+            let reply = try await api.get("/v1/alerts?state=firing&rule=water-far")
+            alertID = (reply.json["alerts"] as? [[String: Any]])?.first?["id"] as? Int
+            if alertID == nil { try await Task.sleep(for: .milliseconds(200)) }
+        }
+        let id = try #require(alertID, "the alert fired")
+        #expect(try await api.post("/v1/alerts/\(id)/acknowledge", body: #"{"comment": "crew dispatched"}"#).status == 200)
         let result = dir.file("load.json")
         let load = try ChildProcess.spawn(executable: "python3", arguments: ["-c", shutdownLoadScript, "\(broker.port)", "\(coapPort)", "\(httpPort)", "8", result],
                                           stdoutPath: dir.file("load.log"))
@@ -177,6 +195,9 @@ struct ShutdownTests {
 
         // Back up while the load goes on: the broker redelivers what the gateway had not acknowledged.
         gateway = try await start()
+        let reopened = try await api.get("/v1/alerts/\(id)")
+        #expect(reopened.json["acknowledged"] as? Bool == true && reopened.json["acknowledged_by"] as? String == "operator-sun",
+                "the acknowledgement survived the SIGTERM: \(reopened.body)")
         #expect(await load.wait(timeout: .seconds(180)) == .exited(0), "load script: \(FileContents.text(atPath: dir.file("load.log")))")
         let acked = try JSONDecoder().decode(LoadResult.self, from: Data(contentsOf: URL(fileURLWithPath: result)))
         #expect(acked.mqtt.count > 100 && acked.coap.count > 10 && acked.http.count > 10, "the load ran on every transport: \(acked.mqtt.count) \(acked.coap.count) \(acked.http.count)")
