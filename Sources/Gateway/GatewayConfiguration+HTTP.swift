@@ -1,5 +1,6 @@
 import DeviceProfiles
 import Foundation
+import NIOSSL
 import PushIngest
 import Yams
 
@@ -36,6 +37,38 @@ extension GatewayConfiguration {
             public var maxBodyBytes = 1_048_576
             /// `/metrics` answers without a token (Prometheus on the box or a trusted network).
             public var metricsPublic = true
+            /// Failed authentications from one address within `lockoutWindowMs` that lock it out; 0 turns lockout off.
+            public var lockoutMaxFailures = 10
+            /// The window failures are counted in.
+            public var lockoutWindowMs: Int64 = 300_000
+            /// How long a locked-out address gets 429.
+            public var lockoutMs: Int64 = 300_000
+        }
+
+        /// Serve HTTPS with this certificate instead of plain HTTP; nil: plain HTTP (behind a TLS proxy).
+        public var tls: TLS?
+
+        /// `http.tls`: the server's certificate chain and private key (PEM files).
+        public struct TLS: Sendable, Hashable {
+            /// Certificate chain, leaf first (PEM).
+            public var certFile: String
+            /// Private key of the leaf certificate (PEM, unencrypted).
+            public var keyFile: String
+
+            /// Creates the settings.
+            public init(certFile: String, keyFile: String) {
+                self.certFile = certFile
+                self.keyFile = keyFile
+            }
+
+            /// The server-side TLS configuration: TLS 1.2 or newer, no client certificates.
+            public func serverConfiguration() throws -> TLSConfiguration {
+                let chain = try NIOSSLCertificate.fromPEMFile(certFile).map { NIOSSLCertificateSource.certificate($0) }
+                let key = try NIOSSLPrivateKey(file: keyFile, format: .pem)
+                var c = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+                c.minimumTLSVersion = .tlsv12
+                return c
+            }
         }
 
         /// `http.ctwing`.
@@ -106,9 +139,36 @@ extension GatewayConfiguration {
                         s.api.maxBodyBytes = try r.int(av, ak)
                         guard (1_024...67_108_864).contains(s.api.maxBodyBytes) else { throw r.error(av, "max_body_bytes must be 1024 to 67108864") }
                     case "metrics_public": s.api.metricsPublic = try r.bool(av, ak)
-                    default: throw r.error(akn, "unknown key 'http.api.\(ak)'; known: rate_limit, max_body_bytes, metrics_public")
+                    case "auth_lockout":
+                        for (lk, lkn, lv) in try r.mapping(av, "http.api.auth_lockout") {
+                            switch lk {
+                            case "max_failures":
+                                s.api.lockoutMaxFailures = try r.int(lv, lk)
+                                guard s.api.lockoutMaxFailures >= 0 else { throw r.error(lv, "max_failures must be 0 (off) or more") }
+                            case "window":
+                                s.api.lockoutWindowMs = try durationMs(lv, lk, r)
+                                guard s.api.lockoutWindowMs >= 1_000 else { throw r.error(lv, "window must be at least 1s") }
+                            case "lockout":
+                                s.api.lockoutMs = try durationMs(lv, lk, r)
+                                guard s.api.lockoutMs >= 1_000 else { throw r.error(lv, "lockout must be at least 1s") }
+                            default: throw r.error(lkn, "unknown key 'http.api.auth_lockout.\(lk)'; known: max_failures, window, lockout")
+                            }
+                        }
+                    default: throw r.error(akn, "unknown key 'http.api.\(ak)'; known: rate_limit, max_body_bytes, metrics_public, auth_lockout")
                     }
                 }
+            case "tls":
+                var cert: String?
+                var key: String?
+                for (tk, tkn, tv) in try r.mapping(v, "http.tls") {
+                    switch tk {
+                    case "cert_file": cert = try r.string(tv, tk)
+                    case "key_file": key = try r.string(tv, tk)
+                    default: throw r.error(tkn, "unknown key 'http.tls.\(tk)'; known: cert_file, key_file")
+                    }
+                }
+                guard let cert, let key, !cert.isEmpty, !key.isEmpty else { throw r.error(v, "http.tls needs cert_file and key_file") }
+                s.tls = HTTP.TLS(certFile: cert, keyFile: key)
             case "ctwing":
                 for (ck, ckn, cv) in try r.mapping(v, "http.ctwing") {
                     switch ck {
@@ -132,7 +192,7 @@ extension GatewayConfiguration {
                     throw r.error(v, "http.onenet needs the push token (token or token_file) to verify signatures, or verify_signature: false")
                 }
             default:
-                throw r.error(kn, "unknown key 'http.\(k)'; known: enabled, host, port, max_body_bytes, dedup_window, dedup_max_entries, api, ctwing, onenet")
+                throw r.error(kn, "unknown key 'http.\(k)'; known: enabled, host, port, max_body_bytes, dedup_window, dedup_max_entries, api, tls, ctwing, onenet")
             }
         }
     }
