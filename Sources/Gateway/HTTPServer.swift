@@ -93,8 +93,7 @@ extension GatewayRuntime {
                           limiter: apiRateLimiter, failures: apiAuthFailures, maxBodyBytes: c.maxBodyBytes)
     }
 
-    /// Every route the gateway serves besides `/health` and `/push`: readiness, metrics, the API, the live feed, the
-    /// console.
+    /// Every route the gateway serves besides `/health` and `/push`: readiness, metrics, the API, the live feed.
     func standardRoutes() -> [HTTPRouteRegistration] {
         let api = self.api
         let metricsPublic = configuration.http.api.metricsPublic
@@ -121,11 +120,11 @@ extension GatewayRuntime {
                 }
                 api.register(on: router)
             },
-            { router in ConsoleRoutes.register(on: router) },  // the control-room console (docs/console.md)
         ]
     }
 
     /// Every route the HTTP server serves, as method and path (`GET /v1/alerts/:id`): what the OpenAPI test checks.
+    /// The console's static pages (`/`, `/console/...`, ConsoleRoutes) are not part of the API and not listed.
     public func httpRoutes() -> [(method: String, path: String)] {
         let push = (configuration.http.ctwing.enabled || configuration.http.onenet.enabled) ? pushReceiver : nil
         return HTTPServer.makeRouter(push: push, extraRoutes: standardRoutes()).routes.map { ($0.method.rawValue, $0.path.description) }
@@ -135,7 +134,8 @@ extension GatewayRuntime {
     func httpService(extraRoutes: [HTTPRouteRegistration] = []) -> (any Service)? {
         guard configuration.http.enabled else { return nil }
         let push = (configuration.http.ctwing.enabled || configuration.http.onenet.enabled) ? pushReceiver : nil
-        return HTTPServer.makeApplication(configuration: configuration.http, push: push, extraRoutes: standardRoutes() + extraRoutes, logger: logger)
+        let console: HTTPRouteRegistration = { ConsoleRoutes.register(on: $0) }  // the control-room console (docs/console.md)
+        return HTTPServer.makeApplication(configuration: configuration.http, push: push, extraRoutes: standardRoutes() + [console] + extraRoutes, logger: logger)
     }
 
     /// What keeps the gateway from being ready (empty when ready): the MQTT connection when MQTT ingest is on.
