@@ -270,7 +270,7 @@ struct OpenAPIConformanceTests {
             config.http.api.lockoutMaxFailures = 0
             config.http.ctwing.enabled = true
             config.http.onenet.enabled = true
-            config.http.onenet.verifySignature = false
+            config.http.onenet.token = "schemathesis-onenet-token"
         }
         defer { Task { await g.stop() } }
         try await g.publishPressure(42)

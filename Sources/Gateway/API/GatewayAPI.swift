@@ -84,20 +84,20 @@ public struct GatewayAPI: Sendable {
             guard let store = runtime.alertStore else { return try APIJSON.response(AlertList(alerts: [])) }
             let q = request.uri.queryParameters
             var filter = AlertStore.Filter()
-            switch Self.filter(q, "state") ?? "open" {
+            switch try Self.filter(q, "state") ?? "open" {
             case "open": filter.states = [.pending, .firing]
             case "all": filter.states = []
             case let s:
                 guard let state = Alert.State(rawValue: s) else { throw APIError(.badRequest, "state must be open, pending, firing, resolved or all") }
                 filter.states = [state]
             }
-            filter.device = Self.filter(q, "device")
-            filter.rule = Self.filter(q, "rule")
-            if let s = Self.filter(q, "severity") {
+            filter.device = try Self.filter(q, "device")
+            filter.rule = try Self.filter(q, "rule")
+            if let s = try Self.filter(q, "severity") {
                 guard let severity = AlertRule.Severity(rawValue: s) else { throw APIError(.badRequest, "severity must be info, warning, major or critical") }
                 filter.minimumSeverity = severity
             }
-            if let a = Self.filter(q, "acknowledged") {
+            if let a = try Self.filter(q, "acknowledged") {
                 guard let b = Bool(a) else { throw APIError(.badRequest, "acknowledged must be true or false") }
                 filter.acknowledged = b
             }
@@ -200,13 +200,13 @@ public struct GatewayAPI: Sendable {
             try context.require(.viewer)
             let q = request.uri.queryParameters
             var state: DeviceState?
-            if let s = Self.filter(q, "state") {
+            if let s = try Self.filter(q, "state") {
                 guard let st = DeviceState(rawValue: s) else { throw APIError(.badRequest, "state must be online or offline") }
                 state = st
             }
             let limit = try Self.limit(q, default: 1_000, max: 100_000)
             let offset = try Self.int(q, "offset") ?? 0
-            let devices = runtime.registry.devices(state: state, profileID: Self.filter(q, "profile"), family: Self.filter(q, "family"), limit: limit, offset: offset)
+            let devices = runtime.registry.devices(state: state, profileID: try Self.filter(q, "profile"), family: try Self.filter(q, "family"), limit: limit, offset: offset)
             let s = runtime.registry.summary
             return try APIJSON.response(DeviceList(devices: devices.map(DeviceJSON.init), summary: .init(total: s.total, online: s.online, offline: s.offline)))
         }
@@ -250,7 +250,8 @@ public struct GatewayAPI: Sendable {
             guard let store = runtime.store else { throw APIError(.notFound, "the store is not enabled on this gateway") }
             let q = request.uri.queryParameters
             let limit = try Self.limit(q, default: 10_000, max: 1_000_000)
-            let all = store.series(device: Self.filter(q, "device")).filter { s in Self.filter(q, "metric").map { $0 == s.metric } ?? true }
+            let metric = try Self.filter(q, "metric")
+            let all = store.series(device: try Self.filter(q, "device")).filter { s in metric.map { $0 == s.metric } ?? true }
             return try APIJSON.response(SeriesList(series: all.prefix(limit).map { .init(device: $0.device, metric: $0.metric, unit: $0.unit) }))
         }
         v1.get("series/:device/:metric") { request, context in
@@ -352,24 +353,24 @@ public struct GatewayAPI: Sendable {
             try context.require(.viewer)
             let q = request.uri.queryParameters
             var reason: DeadLetter.Reason?
-            if let r = Self.filter(q, "reason") {
+            if let r = try Self.filter(q, "reason") {
                 guard let v = DeadLetter.Reason(rawValue: r) else {
                     throw APIError(.badRequest, "reason must be one of " + DeadLetter.Reason.allCases.map(\.rawValue).joined(separator: ", "))
                 }
                 reason = v
             }
             var status: DeadLetterStatus?
-            if let s = Self.filter(q, "status") {
+            if let s = try Self.filter(q, "status") {
                 guard let v = DeadLetterStatus(rawValue: s) else { throw APIError(.badRequest, "status must be new, replayed or failed") }
                 status = v
             }
             var transport: Transport?
-            if let t = Self.filter(q, "transport") {
+            if let t = try Self.filter(q, "transport") {
                 guard let v = Transport(rawValue: t) else { throw APIError(.badRequest, "unknown transport '\(t)'") }
                 transport = v
             }
             let letters = try runtime.deadLetters.list(
-                reason: reason, profileID: Self.filter(q, "profile"), transport: transport, sinceMs: try Self.int64(q, "since"), status: status,
+                reason: reason, profileID: try Self.filter(q, "profile"), transport: transport, sinceMs: try Self.int64(q, "since"), status: status,
                 limit: try Self.limit(q, default: 200, max: 10_000), offset: try Self.int(q, "offset") ?? 0)
             let counts = try runtime.deadLetters.countsByReason()
             return try APIJSON.response(DeadLetterList(
@@ -493,7 +494,7 @@ public struct GatewayAPI: Sendable {
             try context.require(.admin)
             let q = request.uri.queryParameters
             return try APIJSON.response(AuditList(entries: try audit.entries(
-                afterSeq: try Self.int64(q, "after") ?? 0, limit: try Self.limit(q, default: 200, max: 10_000), action: Self.filter(q, "action"), actor: Self.filter(q, "actor"))))
+                afterSeq: try Self.int64(q, "after") ?? 0, limit: try Self.limit(q, default: 200, max: 10_000), action: try Self.filter(q, "action"), actor: try Self.filter(q, "actor"))))
         }
         v1.get("audit/verify") { _, context in
             try context.require(.admin)
@@ -526,14 +527,14 @@ public struct GatewayAPI: Sendable {
     }
 
     static func int64(_ q: Parameters, _ name: String) throws -> Int64? {
-        guard let s = filter(q, name) else { return nil }
+        guard let s = try filter(q, name) else { return nil }
         guard let v = Int64(s) else { throw APIError(.badRequest, "\(name) must be an integer (Unix milliseconds for times)") }
         return v
     }
 
     /// A non-negative integer parameter; one too large for Int is served as Int.max (an offset past the end).
     static func int(_ q: Parameters, _ name: String) throws -> Int? {
-        guard let s = filter(q, name) else { return nil }
+        guard let s = try filter(q, name) else { return nil }
         guard let v = Int(s) ?? (s.allSatisfy(\.isASCIIDigitCharacter) ? Int.max : nil), v >= 0 else {
             throw APIError(.badRequest, "\(name) must be a non-negative integer")
         }
@@ -542,14 +543,16 @@ public struct GatewayAPI: Sendable {
 
     /// `limit`, at least 1; larger values than `m` are served as `m`.
     static func limit(_ q: Parameters, default d: Int, max m: Int) throws -> Int {
-        guard let s = q.get("limit"), !s.isEmpty else { return d }
+        guard let s = try filter(q, "limit") else { return d }
         guard let v = Int(s) ?? (s.allSatisfy(\.isASCIIDigitCharacter) ? Int.max : nil), v >= 1 else { throw APIError(.badRequest, "limit must be a positive integer") }
         return min(v, m)
     }
 
-    /// A query filter: absent or empty means no filter.
-    static func filter(_ q: Parameters, _ name: String) -> String? {
-        guard let s = q.get(name), !s.isEmpty else { return nil }
+    /// A query filter: absent or empty means no filter. Given more than once is refused.
+    static func filter(_ q: Parameters, _ name: String) throws -> String? {
+        let all = q.getAll(name)
+        guard all.count <= 1 else { throw APIError(.badRequest, "\(name) given \(all.count) times") }
+        guard let s = all.first, !s.isEmpty else { return nil }
         return s
     }
 }
