@@ -206,14 +206,14 @@ public final class ConfigManager: Sendable {
     /// every profile and rule file becomes version 1. Does not swap anything in.
     public func recordStartup() {
         state.withLock { s in
-            do {
+            do throws(ProfileSetError) {
                 let (set, files) = try loadProfiles()
                 _ = recordProfiles(set, files, into: &s, comment: "found on disk at start")
             } catch {
                 logger.warning("Profile history not updated: the profiles on disk no longer load", metadata: ["error": "\(error.description)"])
             }
             guard rulesDirectory != nil else { return }
-            do {
+            do throws(RuleSetError) {
                 let (_, files) = try loadRules()
                 _ = recordRules(files, into: &s, comment: "found on disk at start")
             } catch {
@@ -229,7 +229,7 @@ public final class ConfigManager: Sendable {
         state.withLock { s in
             var result: (profiles: ReloadOutcome?, rules: ReloadOutcome?) = (nil, nil)
             if profiles {
-                do {
+                do throws(ProfileSetError) {
                     let (set, files) = try loadProfiles()
                     decoder.replace(with: set)
                     let recorded = recordProfiles(set, files, into: &s, comment: "changed on disk, picked up by a reload")
@@ -239,7 +239,7 @@ public final class ConfigManager: Sendable {
                 }
             }
             if rules, let rulesDirectory {
-                do {
+                do throws(RuleSetError) {
                     let (set, files) = try loadRules()
                     alerts?.replaceRules(set)
                     let recorded = recordRules(files, into: &s, comment: "changed on disk, picked up by a reload")
@@ -259,7 +259,7 @@ public final class ConfigManager: Sendable {
     public func validateProfile(_ text: String, file: String = "<upload>") -> (ProfileValidation, [Profile]) {
         var v = ProfileValidation(valid: false, errors: [], profiles: [], tests: ProfileTestReport(), warnings: [])
         let profiles: [Profile]
-        do {
+        do throws(ProfileError) {
             profiles = try ProfileLoader.load(yaml: text, file: file)
         } catch {
             v.errors = [Self.issue(error, base: nil)]
@@ -283,7 +283,7 @@ public final class ConfigManager: Sendable {
         }
         let ids = Set(profiles.map(\.id))
         let others = decoder.profiles.profiles.values.filter { !ids.contains($0.id) }
-        do {
+        do throws(ProfileError) {
             _ = try ProfileSet(Array(others) + profiles, limits: limits, maxPayloadBytes: maxPayloadBytes)
         } catch {
             v.warnings.append("the running profiles would refuse it: \(error.message)")
@@ -400,7 +400,7 @@ public final class ConfigManager: Sendable {
         switch kind {
         case .profile:
             let loaded: (ProfileSet, [LoadedFile])
-            do {
+            do throws(ProfileSetError) {
                 loaded = try loadProfiles()
             } catch {
                 restore()
@@ -423,7 +423,7 @@ public final class ConfigManager: Sendable {
             }
         case .rules:
             let loaded: (RuleSet, [LoadedFile])
-            do {
+            do throws(RuleSetError) {
                 loaded = try loadRules()
             } catch {
                 restore()
@@ -445,7 +445,7 @@ public final class ConfigManager: Sendable {
 
     /// Parses and checks one rule file text (named `file` in errors).
     public func validateRules(_ text: String, file: String = "<upload>") -> RuleValidation {
-        do {
+        do throws(RuleSetError) {
             let set = try RuleSet.parse(files: [(file, text)], knownChannels: knownChannels)
             return RuleValidation(valid: true, errors: [], rules: set.rules.map(\.id))
         } catch {
@@ -493,7 +493,7 @@ public final class ConfigManager: Sendable {
                 errors.append(ProfileError(file: file, line: 0, column: 0, message: "cannot read the file, or it is not UTF-8"))
                 continue
             }
-            do {
+            do throws(ProfileError) {
                 let loaded = try ProfileLoader.load(yaml: text, file: file)
                 profiles += loaded
                 files.append(LoadedFile(path: rel, text: text, ids: loaded.map(\.id)))
@@ -503,7 +503,7 @@ public final class ConfigManager: Sendable {
         }
         if !errors.isEmpty { throw ProfileSetError(errors: errors) }
         let set: ProfileSet
-        do {
+        do throws(ProfileError) {
             set = try ProfileSet(profiles, limits: limits, maxPayloadBytes: maxPayloadBytes)
         } catch {
             throw ProfileSetError(errors: [error])
@@ -522,7 +522,10 @@ public final class ConfigManager: Sendable {
         var names: [String] = []
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: rulesDirectory, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue else { throw RuleSetError(errors: [ProfileError(file: rulesDirectory, line: 0, column: 0, message: "not a directory")]) }
+            guard isDirectory.boolValue else {
+                _ = try RuleSet.parse(files: [], priorErrors: [ProfileError(file: rulesDirectory, line: 0, column: 0, message: "not a directory")])
+                return (RuleSet(), [])
+            }
             names = ((try? FileManager.default.contentsOfDirectory(atPath: rulesDirectory)) ?? []).filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
         }
         for name in names {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A small JSON device profile for configuration tests: `test/meter/{deviceId}/up` with payloads
 /// `{"ts": <unix ms>, "seq": N, "raw": R}`, decoded into `seq` and `level` = R × `scale` (metres), at the device time.
 /// Its own test vector expects `level` = 3 × `scale` for `raw` 3, so a text whose vector disagrees can be built too.

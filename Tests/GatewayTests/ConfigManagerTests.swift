@@ -35,9 +35,15 @@ import Testing
             decoder = ReloadableDecoder(try ProfileSet.load(directory: profiles))
             manager = ConfigManager(
                 repository: try ConfigRepository(path: dir.file("api.db")), profilesDirectory: profiles, rulesDirectory: rules, knownChannels: [],
-                limits: DecodeLimits(), maxPayloadBytes: 65_536, decoder: decoder, alerts: nil, subscribedFilters: nil, logger: Logger(label: "test"))
+                limits: DecodeLimits(), maxPayloadBytes: 65_536, decoder: decoder, alerts: nil, subscribedFilters: nil, logger: Self.logger)
             manager.recordStartup()
         }
+
+        static let logger: Logger = {
+            var l = Logger(label: "test.config")
+            l.logLevel = .warning
+            return l
+        }()
 
         static let repoRoot: String = {
             var url = URL(fileURLWithPath: #filePath)
@@ -153,7 +159,7 @@ import Testing
         try edited.write(toFile: f.profiles + "/test/meter.yaml", atomically: true, encoding: .utf8)
         let outcome = f.manager.reload()
         #expect(outcome.profiles?.loaded == true)
-        #expect(outcome.profiles?.recorded == [.init(name: MeterProfile.id, version: 2)])
+        #expect(outcome.profiles?.recorded.map { "\($0.name)@\($0.version)" } == ["\(MeterProfile.id)@2"])
         #expect(outcome.rules?.loaded == true)
         #expect(f.level() == 500)
         #expect(try f.manager.repository.active(.profile, MeterProfile.id)?.author == "disk")
@@ -173,7 +179,7 @@ import Testing
 
     @Test func concurrentActivationsNeverLeaveTheFileTheRepositoryAndTheRunningSetApart() async throws {
         let f = try Fixture()
-        try f.manager.uploadProfile(id: MeterProfile.id, text: MeterProfile.yaml(version: 2, scale: 10), author: "a", comment: "")
+        _ = try f.manager.uploadProfile(id: MeterProfile.id, text: MeterProfile.yaml(version: 2, scale: 10), author: "a", comment: "")
         let manager = f.manager
         try await withThrowingTaskGroup(of: Void.self) { group in
             for i in 0..<16 {

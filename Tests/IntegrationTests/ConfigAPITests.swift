@@ -1,3 +1,4 @@
+import Alerts
 import AsyncHTTPClient
 import Foundation
 import Gateway
