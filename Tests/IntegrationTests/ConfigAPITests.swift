@@ -289,6 +289,19 @@ struct ConfigAPIFixture {
             #expect(inOneStep["version"] as? Int == 3, "stored, not active")
             #expect(f.level() == 5)
             #expect(try f.audit("profile.activate").first?.outcome.contains("already claimed") == true)
+
+            // A profile new to the gateway, stored but never activated, is described from its stored text.
+            let newcomer = MeterProfile.yaml(version: 1, scale: 1, id: "test-newcomer").replacingOccurrences(of: "test/meter/", with: "test/new/")
+            #expect(try await f.api.put("/v1/profiles/test-newcomer", f.admin, newcomer).status == 201)
+            let described = try await f.api.get("/v1/profiles/test-newcomer", f.viewer)
+            #expect(described["loaded"] as? Bool == false)
+            #expect(described["file"] as? String == "citygate-test/test-newcomer.yaml")
+            #expect(described["yaml"] as? String == newcomer)
+            #expect(described["active_version"] == nil)
+            #expect(try await f.api.get("/v1/profiles", f.viewer).list("profiles").count == 2, "listed once running")
+            #expect(try await f.api.post("/v1/profiles/test-newcomer/activate?version=1", f.admin).status == 200)
+            #expect(try await f.api.get("/v1/profiles/test-newcomer", f.viewer)["loaded"] as? Bool == true)
+            #expect(FileContents.text(atPath: f.profiles + "/citygate-test/test-newcomer.yaml") == newcomer)
         }
     }
 

@@ -43,10 +43,12 @@ extension GatewayAPI {
         var file: String?
         var activeVersion: Int?
         var versions: Int
+        /// False for a profile stored but not running (then `yaml` is its newest stored version).
+        var loaded = true
         var yaml: String?
 
         enum CodingKeys: String, CodingKey {
-            case id, version, vendor, model, family, description, transports, match, file, activeVersion = "active_version", versions, yaml
+            case id, version, vendor, model, family, description, transports, match, file, activeVersion = "active_version", versions, loaded, yaml
         }
     }
 
@@ -111,11 +113,17 @@ extension GatewayAPI {
                 json.yaml = active?.text ?? config.profilePath(id).flatMap { try? String(contentsOfFile: config.absolute(config.profilesDirectory, $0), encoding: .utf8) }
                 return try APIJSON.response(json)
             }
-            // Stored but not running (uploaded and never activated, or its file removed).
+            // Stored but not running (uploaded and never activated, or its file removed): described from its newest
+            // stored version.
             guard let item else { throw APIError(.notFound, "no profile '\(id)'") }
-            return try APIJSON.response(ProfileJSON(
-                id: id, version: 0, vendor: "", model: "", family: "", description: "not loaded", transports: [], match: [:], file: item.path,
-                activeVersion: item.activeVersion, versions: item.versions, yaml: active?.text))
+            let newest = try config.repository.version(.profile, id, item.versions)
+            guard let text = newest?.text, let p = try? ProfileLoader.load(yaml: text, file: item.path).first else {
+                throw APIError(.notFound, "profile '\(id)' is not loaded and its stored text does not compile")
+            }
+            var json = Self.profileJSON(p, file: item.path, item: item)
+            json.loaded = false
+            json.yaml = text
+            return try APIJSON.response(json)
         }
         v1.get("profiles/:id/versions") { _, context in
             try context.require(.viewer)
@@ -278,7 +286,7 @@ extension GatewayAPI {
         if p.acceptsUDP { transports.append("udp") }
         return ProfileJSON(
             id: p.id, version: p.version, vendor: p.vendor, model: p.model, family: p.family, description: p.description, transports: transports, match: match,
-            file: file, activeVersion: item?.activeVersion, versions: item?.versions ?? 0, yaml: nil)
+            file: file, activeVersion: item?.activeVersion, versions: item?.versions ?? 0)
     }
 
     /// `family=neuron metric=angle_x,angle_y`; `all` when the rule selects everything.
