@@ -141,7 +141,7 @@ extension GatewayAPI {
         v1.put("profiles/:id") { request, context in
             let id = try Self.string(context, "id")
             let q = request.uri.queryParameters
-            let comment = q.get("comment").map { $0.removingPercentEncoding ?? $0 } ?? ""
+            let comment = q.get("comment") ?? ""
             let activate = try Self.flag(q, "activate")
             let text = try await Self.yamlBody(request, maxBytes: maxBodyBytes)
             let details = Self.details(["sha256": ConfigRepository.sha256(text), "comment": comment, "activate": activate ? "true" : "false"])
@@ -228,7 +228,7 @@ extension GatewayAPI {
         v1.put("rules/files/:name") { request, context in
             let name = try Self.string(context, "name")
             let q = request.uri.queryParameters
-            let comment = q.get("comment").map { $0.removingPercentEncoding ?? $0 } ?? ""
+            let comment = q.get("comment") ?? ""
             let activate = try Self.flag(q, "activate")
             let text = try await Self.yamlBody(request, maxBytes: maxBodyBytes)
             let details = Self.details(["sha256": ConfigRepository.sha256(text), "comment": comment, "activate": activate ? "true" : "false"])
