@@ -26,6 +26,11 @@ if ! python3 -c 'import paho.mqtt' 2>/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check paho-mqtt 2>/dev/null \
         || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages paho-mqtt
 fi
+if ! python3 -c 'import schemathesis' 2>/dev/null; then
+    echo "setup: installing schemathesis"
+    python3 -m pip install --quiet --disable-pip-version-check schemathesis 2>/dev/null \
+        || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages schemathesis
+fi
 if ! python3 -c 'import aiocoap' 2>/dev/null; then
     echo "setup: installing aiocoap"
     python3 -m pip install --quiet --disable-pip-version-check aiocoap 2>/dev/null \

@@ -12,9 +12,17 @@ enum AlertFeedRoutes {
     /// Seconds between keepalive comments.
     static let heartbeat: Duration = .seconds(15)
 
-    static func stream(request: Request, feed: AlertFeed, gateway: String) -> Response {
-        let header = request.headers[.init("Last-Event-ID")!]
-        let after = header.flatMap { Int64($0) } ?? request.uri.queryParameters.get("after").flatMap { Int64($0) }
+    static func stream(request: Request, feed: AlertFeed, gateway: String) throws -> Response {
+        // The header (a reconnecting EventSource) wins over the query parameter; both must be sequence numbers.
+        var after: Int64?
+        for text in request.uri.queryParameters.getAll("after") {
+            guard let seq = Int64(text) else { throw APIError(.badRequest, "after must be an event sequence number") }
+            after = seq
+        }
+        if let header = request.headers[.init("Last-Event-ID")!] {
+            guard let seq = Int64(header) else { throw APIError(.badRequest, "Last-Event-ID must be an event sequence number") }
+            after = seq
+        }
         let events = feed.subscribe(afterSeq: after)
         let body = ResponseBody { writer in
             // One stream of text chunks: the feed's events and the keepalives, written in arrival order.

@@ -36,6 +36,12 @@ extension GatewayConfiguration {
             public var maxBodyBytes = 1_048_576
             /// `/metrics` answers without a token (Prometheus on the box or a trusted network).
             public var metricsPublic = true
+            /// Failed authentications from one address within `lockoutWindowMs` that lock it out; 0 turns lockout off.
+            public var lockoutMaxFailures = 10
+            /// The window failures are counted in.
+            public var lockoutWindowMs: Int64 = 300_000
+            /// How long a locked-out address gets 429.
+            public var lockoutMs: Int64 = 300_000
         }
 
         /// `http.ctwing`.
@@ -106,7 +112,22 @@ extension GatewayConfiguration {
                         s.api.maxBodyBytes = try r.int(av, ak)
                         guard (1_024...67_108_864).contains(s.api.maxBodyBytes) else { throw r.error(av, "max_body_bytes must be 1024 to 67108864") }
                     case "metrics_public": s.api.metricsPublic = try r.bool(av, ak)
-                    default: throw r.error(akn, "unknown key 'http.api.\(ak)'; known: rate_limit, max_body_bytes, metrics_public")
+                    case "auth_lockout":
+                        for (lk, lkn, lv) in try r.mapping(av, "http.api.auth_lockout") {
+                            switch lk {
+                            case "max_failures":
+                                s.api.lockoutMaxFailures = try r.int(lv, lk)
+                                guard s.api.lockoutMaxFailures >= 0 else { throw r.error(lv, "max_failures must be 0 (off) or more") }
+                            case "window":
+                                s.api.lockoutWindowMs = try durationMs(lv, lk, r)
+                                guard s.api.lockoutWindowMs >= 1_000 else { throw r.error(lv, "window must be at least 1s") }
+                            case "lockout":
+                                s.api.lockoutMs = try durationMs(lv, lk, r)
+                                guard s.api.lockoutMs >= 1_000 else { throw r.error(lv, "lockout must be at least 1s") }
+                            default: throw r.error(lkn, "unknown key 'http.api.auth_lockout.\(lk)'; known: max_failures, window, lockout")
+                            }
+                        }
+                    default: throw r.error(akn, "unknown key 'http.api.\(ak)'; known: rate_limit, max_body_bytes, metrics_public, auth_lockout")
                     }
                 }
             case "ctwing":

@@ -52,6 +52,8 @@ public final class GatewayRuntime: Sendable {
     public let auditLog: AuditLog
     /// Per-client request limits of the API.
     let apiRateLimiter: APIRateLimiter
+    /// Failed-authentication lockout of the API (nil: off).
+    let apiAuthFailures: APIAuthFailures?
     /// Versioned profiles and rule files (history in `api.db`) and their hot reload.
     public let configManager: ConfigManager
     let logger: Logger
@@ -75,6 +77,9 @@ public final class GatewayRuntime: Sendable {
         apiTokens = try APITokenStore(path: configuration.apiDatabasePath)
         auditLog = try AuditLog(path: configuration.apiDatabasePath)
         apiRateLimiter = APIRateLimiter(perSecond: configuration.http.api.rateLimitPerSecond, burst: configuration.http.api.rateLimitBurst)
+        let api = configuration.http.api
+        apiAuthFailures = api.lockoutMaxFailures == 0 ? nil : APIAuthFailures(
+            maxFailures: api.lockoutMaxFailures, window: .milliseconds(api.lockoutWindowMs), lockout: .milliseconds(api.lockoutMs))
         if configuration.store.enabled {
             var sc = StoreConfiguration(directory: configuration.storeDirectory)
             sc.partitionMs = configuration.store.partitionMs

@@ -31,11 +31,14 @@ public enum HTTPServer {
     /// The router with every route mounted.
     public static func makeRouter(push: PushReceiver?, extraRoutes: [HTTPRouteRegistration] = []) -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
+        let routes = MethodNotAllowedMiddleware.Routes()
+        router.add(middleware: MethodNotAllowedMiddleware(routes: routes))
         router.get("health") { _, _ in HTTPResponse.Status.ok }
         if let push {
             PushController<APIRequestContext>(receiver: push).addRoutes(to: router.group("push"))
         }
         for register in extraRoutes { register(router) }
+        routes.set(router.routes.map { ($0.method.rawValue, $0.path.description) })
         return router
     }
 
@@ -70,7 +73,7 @@ extension GatewayRuntime {
     public var api: GatewayAPI {
         let c = configuration.http.api
         return GatewayAPI(runtime: self, tokens: apiTokens, audit: auditLog,
-                          limiter: apiRateLimiter, maxBodyBytes: c.maxBodyBytes)
+                          limiter: apiRateLimiter, failures: apiAuthFailures, maxBodyBytes: c.maxBodyBytes)
     }
 
     /// Every route the gateway serves besides `/health` and `/push`: readiness, metrics, the API, the live feed.
@@ -93,7 +96,7 @@ extension GatewayRuntime {
                 if metricsPublic {
                     router.get("metrics", use: metrics)
                 } else {
-                    router.group("metrics").add(middleware: APIAuthMiddleware(tokens: tokens)).get { request, context in
+                    router.group("metrics").add(middleware: APIAuthMiddleware(tokens: tokens, failures: self.apiAuthFailures, audit: self.auditLog)).get { request, context in
                         try context.require(.viewer)
                         return try await metrics(request, context)
                     }

@@ -23,12 +23,18 @@ struct TokenCommand: AsyncParsableCommand {
         @OptionGroup var options: ConfigOptions
         @Argument(help: "A unique name: the person or system using it (shown in the audit log and on acknowledgements).") var name: String
         @Option(help: "viewer, operator or admin.") var role: String = "viewer"
+        @Option(help: "Stops working after this long (e.g. 90d, 12h); default never.") var expires: String?
 
         func run() async throws {
             guard let role = APIRole(rawValue: role) else { throw ValidationError("--role is viewer, operator or admin") }
+            var expiresInMs: Int64?
+            if let expires {
+                guard let ms = DeviceProfilesBridge.durationMs(expires), ms > 0 else { throw ValidationError("--expires must be a duration such as 90d") }
+                expiresInMs = ms
+            }
             let (tokens, audit) = try TokenCommand.open(options)
             do {
-                let token = try tokens.create(name: name, role: role)
+                let token = try tokens.create(name: name, role: role, expiresInMs: expiresInMs)
                 try audit.record(actor: TokenCommand.cliActor, role: "local", action: "token.create", target: "token/\(name)",
                                  details: "{\"role\":\"\(role.rawValue)\"}")
                 out("\(token)\n")
@@ -44,8 +50,10 @@ struct TokenCommand: AsyncParsableCommand {
 
         func run() async throws {
             let (tokens, _) = try TokenCommand.open(options)
-            var rows = [["NAME", "ROLE", "CREATED", "FINGERPRINT"]]
-            for t in try tokens.list() { rows.append([t.name, t.role.rawValue, ProfileTool.iso8601(t.createdMs), t.fingerprint]) }
+            var rows = [["NAME", "ROLE", "CREATED", "EXPIRES", "FINGERPRINT"]]
+            for t in try tokens.list() {
+                rows.append([t.name, t.role.rawValue, ProfileTool.iso8601(t.createdMs), t.expiresMs.map(ProfileTool.iso8601) ?? "never", t.fingerprint])
+            }
             out(ProfileTool.render(rows))
         }
     }

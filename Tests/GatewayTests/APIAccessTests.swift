@@ -29,6 +29,29 @@ struct APIAccessTests {
         #expect(try !tokens.revoke(name: "operator-ana"))
     }
 
+    @Test func expiredTokensStopWorking() throws {
+        let tokens = try APITokenStore(path: ":memory:")
+        let token = try tokens.create(name: "contractor", role: .viewer, expiresInMs: 1_000, nowMs: 10_000)
+        #expect(tokens.lookup(token: token, nowMs: 10_999) == .valid(APIIdentity(name: "contractor", role: .viewer)))
+        #expect(tokens.lookup(token: token, nowMs: 11_000) == .expired(name: "contractor"))
+        #expect(try tokens.list().first?.expiresMs == 11_000)
+    }
+
+    @Test func repeatedAuthenticationFailuresLockAnAddressOut() {
+        let failures = APIAuthFailures(maxFailures: 3, window: .seconds(60), lockout: .seconds(120))
+        let t0: UInt64 = 5_000_000_000
+        #expect(failures.record("10.0.0.9", nowNs: t0) == .first)
+        #expect(failures.record("10.0.0.9", nowNs: t0) == .counted)
+        #expect(failures.lockedOut("10.0.0.9", nowNs: t0) == nil)
+        #expect(failures.record("10.0.0.9", nowNs: t0) == .lockedOut)
+        #expect(failures.lockedOut("10.0.0.9", nowNs: t0) == 120)
+        #expect(failures.lockedOut("10.0.0.8", nowNs: t0) == nil, "per address")
+        #expect(failures.lockedOut("10.0.0.9", nowNs: t0 + 120_000_000_000) == nil, "the lockout ends")
+        // Failures spread wider than the window never lock out.
+        #expect(failures.record("10.0.0.7", nowNs: t0) == .first)
+        #expect(failures.record("10.0.0.7", nowNs: t0 + 61_000_000_000) == .first)
+    }
+
     @Test func rolesAreOrdered() {
         #expect(APIRole.viewer < .operator && APIRole.operator < .admin)
         #expect(!(APIRole.admin < .viewer))

@@ -157,6 +157,15 @@ struct APITests {
         #expect(try await g.admin.call(.DELETE, "/v1/tokens/grafana").status == 204)
         #expect(try await grafana.get("/v1/whoami").status == 401)
         #expect(try await g.admin.call(.DELETE, "/v1/tokens/grafana").status == 404)
+
+        // Guessing tokens locks the address out (10 failures, counting the revoked token's above), and the audit
+        // log says so.
+        var statuses: [Int] = []
+        for i in 0..<10 { statuses.append(try await APIClient(port: g.port, token: "cgt_guess\(i)").get("/v1/whoami").status) }
+        #expect(statuses == Array(repeating: 401, count: 9) + [429])
+        #expect(try await g.admin.get("/v1/whoami").status == 429, "the lockout is per address, even for a valid token")
+        let audit = try g.gateway.runtime.auditLog.entries(action: "auth.")
+        #expect(audit.map(\.action) == ["auth.failure", "auth.lockout"])
     }
 
     @Test func devicesSeriesDeadLettersUplinkAndMetricsAnswer() async throws {
@@ -189,6 +198,11 @@ struct APITests {
         #expect((try await g.viewer.get("/v1/series/24e124148b24ce7c/pressure/last")).body.contains("310000"))
         #expect(try await g.viewer.get("/v1/series/24e124148b24ce7c/nothing").status == 404)
         #expect(try await g.viewer.get("/v1/series/24e124148b24ce7c/pressure?from=abc").status == 400)
+        // Extreme ranges are answered, never trapped on.
+        let p = "/v1/series/24e124148b24ce7c/pressure"
+        #expect(try await g.viewer.get(p + "?from=-9223372036854775808&to=9223372036854775807&step=1").status == 400)
+        #expect(try await g.viewer.get(p + "?to=-9223372036854775808").status == 200)
+        #expect(try await g.viewer.get(p + "?from=9223372036854775807&to=0").status == 200)
 
         let letters = try await g.viewer.get("/v1/deadletters")
         let letter = (letters.json["deadletters"] as? [[String: Any]])?.first
@@ -242,5 +256,33 @@ struct APITests {
             #expect(op.security, "\(op.method) \(op.path) declares bearer security")
             #expect(op.responses.contains("401"), "\(op.method) \(op.path) documents 401")
         }
+    }
+}
+
+/// Schemathesis (a real outside OpenAPI client, from PyPI) generates requests from docs/openapi.yaml, including
+/// invalid ones, against a live gateway and checks every answer: no 5xx, only documented status codes, bodies
+/// that match their schemas, 401 without a token, 405 for unserved methods, invalid input refused.
+@Suite("OpenAPI conformance (schemathesis)", .serialized)
+struct OpenAPIConformanceTests {
+    @Test func aLiveGatewayConformsToItsSpec() async throws {
+        let g = try await APIGateway.start(clientID: "gw-api-st") { config in
+            config.http.api.rateLimitPerSecond = 0
+            config.http.api.lockoutMaxFailures = 0
+            config.http.ctwing.enabled = true
+            config.http.onenet.enabled = true
+            config.http.onenet.verifySignature = false
+        }
+        defer { Task { await g.stop() } }
+        try await g.publishPressure(42)
+        try await mosquittoPub(g.broker, topic: "lora/milesight/em500-pp/24e124148b24ce7c/up", message: "zz")
+        let token = try g.gateway.runtime.apiTokens.create(name: "schemathesis", role: .admin)
+        let result = try await ProcessRunner.run("python3", [
+            "-m", "schemathesis.cli", "run", Repo.root + "/docs/openapi.yaml", "--url", "http://127.0.0.1:\(g.port)", "-H", "Authorization: Bearer \(token)",
+            "--checks", "all", "--max-examples", "6", "--seed", "2026", "--no-color",
+        ], timeout: .seconds(600))
+        let report = result.stdoutText + result.stderrText
+        #expect(result.status == .exited(0), "schemathesis found problems:\n\(report.suffix(6_000))")
+        #expect(report.contains("API Operations:"), "schemathesis ran")
+        #expect(report.range(of: #"Tested: (2[0-9]|[3-9][0-9])"#, options: .regularExpression) != nil, "it tested the operations")
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import NIOCore
 import Synchronization
 
@@ -65,16 +66,28 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
 /// Checks the bearer token of every request it guards and sets `context.identity`.
 ///
 /// The token comes from `Authorization: Bearer <token>`, or for `GET` requests from an `access_token` query
-/// parameter (browsers' EventSource cannot set headers). Missing or unknown tokens get 401 with
-/// `WWW-Authenticate: Bearer`; failures are counted per client address by the rate limiter so guessing is slow.
+/// parameter (browsers' EventSource cannot set headers). Missing, unknown, revoked or expired tokens get 401 with
+/// `WWW-Authenticate: Bearer`. Failed attempts are counted per client address (`APIAuthFailures`): after
+/// `maxFailures` within the window the address is locked out (429) for the lockout time, so guessing is hopeless;
+/// the first failure of a window and each lockout are written to the audit log (`auth.failure`, `auth.lockout`).
 public struct APIAuthMiddleware: RouterMiddleware {
     public typealias Context = APIRequestContext
     let tokens: APITokenStore
+    let failures: APIAuthFailures?
+    let audit: AuditLog?
 
-    /// Guards with `tokens`.
-    public init(tokens: APITokenStore) { self.tokens = tokens }
+    /// Guards with `tokens`; with `failures`, locks out addresses that keep failing; with `audit`, records it.
+    public init(tokens: APITokenStore, failures: APIAuthFailures? = nil, audit: AuditLog? = nil) {
+        self.tokens = tokens
+        self.failures = failures
+        self.audit = audit
+    }
 
     public func handle(_ request: Request, context: APIRequestContext, next: (Request, APIRequestContext) async throws -> Response) async throws -> Response {
+        let address = context.clientAddress
+        if let failures, let wait = failures.lockedOut(address) {
+            throw APIError(.tooManyRequests, "too many failed authentication attempts from \(address); retry in \(wait) s", headers: [.retryAfter: "\(wait)"])
+        }
         var token: String?
         if let header = request.headers[.authorization] {
             let parts = header.split(separator: " ", maxSplits: 1)
@@ -85,12 +98,84 @@ public struct APIAuthMiddleware: RouterMiddleware {
         guard let token else {
             throw APIError(.unauthorized, "a bearer token is required (Authorization: Bearer <token>)", headers: [.wwwAuthenticate: "Bearer"])
         }
-        guard let identity = tokens.identity(token: token) else {
-            throw APIError(.unauthorized, "unknown or revoked token", headers: [.wwwAuthenticate: "Bearer error=\"invalid_token\""])
+        let reason: String
+        switch tokens.lookup(token: token) {
+        case .valid(let identity):
+            var context = context
+            context.identity = identity
+            return try await next(request, context)
+        case .expired(let name): reason = "token '\(name)' expired"
+        case .unknown: reason = "unknown or revoked token"
         }
-        var context = context
-        context.identity = identity
-        return try await next(request, context)
+        if let failures {
+            let outcome = failures.record(address)
+            if outcome != .counted {
+                try? audit?.record(actor: "-", role: "-", action: outcome == .lockedOut ? "auth.lockout" : "auth.failure", target: "\(request.method) \(request.uri.path)",
+                                   outcome: "refused: \(reason)", client: address)
+            }
+        }
+        throw APIError(.unauthorized, reason, headers: [.wwwAuthenticate: "Bearer error=\"invalid_token\""])
+    }
+}
+
+/// Failed authentication attempts per client address, for lockout.
+public final class APIAuthFailures: Sendable {
+    /// Failures within `windowNs` that lock an address out.
+    public let maxFailures: Int
+    let windowNs: UInt64
+    let lockoutNs: UInt64
+    private struct Entry {
+        var windowStartNs: UInt64
+        var count: Int
+        var lockedUntilNs: UInt64
+    }
+    private let entries = Mutex<[String: Entry]>([:])
+
+    /// What recording a failure did.
+    public enum Outcome: Sendable, Hashable {
+        /// The first failure of a window.
+        case first
+        /// Another failure.
+        case counted
+        /// This failure locked the address out.
+        case lockedOut
+    }
+
+    /// `maxFailures` within `window` lock an address out for `lockout`.
+    public init(maxFailures: Int = 10, window: Duration = .seconds(300), lockout: Duration = .seconds(300)) {
+        self.maxFailures = maxFailures
+        windowNs = UInt64(window.components.seconds) * 1_000_000_000 + UInt64(window.components.attoseconds / 1_000_000_000)
+        lockoutNs = UInt64(lockout.components.seconds) * 1_000_000_000 + UInt64(lockout.components.attoseconds / 1_000_000_000)
+    }
+
+    /// Seconds left of `address`'s lockout, or nil when it is not locked out.
+    public func lockedOut(_ address: String, nowNs: UInt64 = DispatchTime.now().uptimeNanoseconds) -> Int? {
+        entries.withLock { e in
+            guard let entry = e[address], entry.lockedUntilNs > nowNs else { return nil }
+            return Int((entry.lockedUntilNs - nowNs + 999_999_999) / 1_000_000_000)
+        }
+    }
+
+    /// Counts a failure from `address`.
+    @discardableResult
+    public func record(_ address: String, nowNs: UInt64 = DispatchTime.now().uptimeNanoseconds) -> Outcome {
+        entries.withLock { e in
+            if e.count >= 10_000, e[address] == nil {
+                e = e.filter { $0.value.lockedUntilNs > nowNs || nowNs &- $0.value.windowStartNs < windowNs }
+            }
+            var entry = e[address] ?? Entry(windowStartNs: nowNs, count: 0, lockedUntilNs: 0)
+            if nowNs &- entry.windowStartNs >= windowNs { entry = Entry(windowStartNs: nowNs, count: 0, lockedUntilNs: 0) }
+            entry.count += 1
+            var outcome: Outcome = entry.count == 1 ? .first : .counted
+            if entry.count >= maxFailures {
+                entry.lockedUntilNs = nowNs + lockoutNs
+                entry.count = 0
+                entry.windowStartNs = nowNs
+                outcome = .lockedOut
+            }
+            e[address] = entry
+            return outcome
+        }
     }
 }
 
@@ -161,6 +246,87 @@ public struct APILimitsMiddleware: RouterMiddleware {
             throw APIError(.contentTooLarge, "request body of \(length) bytes is over the limit of \(maxBodyBytes)")
         }
         return try await next(request, context)
+    }
+}
+
+/// Turns errors that are not already HTTP answers into a logged 500 `{"error": ...}`, and decoding failures of
+/// request bodies into 400, so every API answer has the documented error shape.
+public struct APIErrorMiddleware: RouterMiddleware {
+    public typealias Context = APIRequestContext
+
+    /// Creates the middleware.
+    public init() {}
+
+    public func handle(_ request: Request, context: APIRequestContext, next: (Request, APIRequestContext) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            throw error
+        } catch let error as DecodingError {
+            throw APIError(.badRequest, "the body is not the JSON this route takes: \(APIErrorMiddleware.describe(error))")
+        } catch let error as HTTPError {
+            throw APIError(error.status, error.body ?? error.status.reasonPhrase, headers: error.headers)
+        } catch {
+            context.logger.error("API request failed", metadata: [
+                "http.method": "\(request.method)", "http.path": "\(request.uri.path)", "error": "\(String(reflecting: error))",
+            ])
+            throw APIError(.internalServerError, "internal error: \(error)")
+        }
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        switch error {
+        case .dataCorrupted(let c): c.debugDescription
+        case .keyNotFound(let k, _): "missing key '\(k.stringValue)'"
+        case .typeMismatch(_, let c), .valueNotFound(_, let c):
+            "wrong type at '\(c.codingPath.map(\.stringValue).joined(separator: "."))': \(c.debugDescription)"
+        @unknown default: "\(error)"
+        }
+    }
+}
+
+/// Answers 405 Method Not Allowed, with `Allow`, when a path exists but not for the request's method (the router
+/// alone would answer 404). Mounted first on the router; `routes` is filled once every route is registered.
+public struct MethodNotAllowedMiddleware: RouterMiddleware {
+    public typealias Context = APIRequestContext
+
+    /// The served routes as (method, path pattern segments).
+    public final class Routes: Sendable {
+        private let entries = Mutex<[(method: String, segments: [Substring])]>([])
+
+        /// Empty until `set`.
+        public init() {}
+
+        /// Records the router's routes (`GET /v1/alerts/:id` style paths).
+        public func set(_ routes: [(method: String, path: String)]) {
+            entries.withLock { $0 = routes.map { ($0.method, $0.path.split(separator: "/")) } }
+        }
+
+        /// Methods served at `path`.
+        func methods(for path: String) -> [String] {
+            let parts = path.split(separator: "/")
+            return entries.withLock { entries in
+                entries.filter { e in
+                    e.segments.count == parts.count && zip(e.segments, parts).allSatisfy { $0.hasPrefix(":") || $0 == $1 }
+                }.map(\.method)
+            }
+        }
+    }
+
+    let routes: Routes
+
+    /// Answers from `routes`.
+    public init(routes: Routes) { self.routes = routes }
+
+    public func handle(_ request: Request, context: APIRequestContext, next: (Request, APIRequestContext) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound {
+            let allowed = Set(routes.methods(for: request.uri.path))
+            guard !allowed.isEmpty, !allowed.contains(request.method.rawValue) else { throw error }
+            let allow = allowed.sorted().joined(separator: ", ")
+            throw APIError(.methodNotAllowed, "\(request.method) is not served at \(request.uri.path); allowed: \(allow)", headers: [.allow: allow])
+        }
     }
 }
 

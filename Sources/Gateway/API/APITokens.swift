@@ -54,8 +54,10 @@ public final class APITokenStore: Sendable {
         public var createdMs: Int64
         /// The first 8 characters of the token's hash, to tell tokens apart in listings.
         public var fingerprint: String
+        /// When it stops working (Unix ms); nil: never.
+        public var expiresMs: Int64?
 
-        enum CodingKeys: String, CodingKey { case name, role, createdMs = "created_ms", fingerprint }
+        enum CodingKeys: String, CodingKey { case name, role, createdMs = "created_ms", fingerprint, expiresMs = "expires_ms" }
     }
 
     /// Why a token cannot be created.
@@ -83,7 +85,7 @@ public final class APITokenStore: Sendable {
 
     static let schema = """
         CREATE TABLE IF NOT EXISTS api_tokens(
-            name TEXT PRIMARY KEY, role TEXT NOT NULL, hash BLOB NOT NULL UNIQUE, created_ms INTEGER NOT NULL);
+            name TEXT PRIMARY KEY, role TEXT NOT NULL, hash BLOB NOT NULL UNIQUE, created_ms INTEGER NOT NULL, expires_ms INTEGER);
         """
 
     /// Opens (creating if needed) the token table in the database at `path` (`:memory:` for tests).
@@ -91,12 +93,13 @@ public final class APITokenStore: Sendable {
         let connection = try SQLiteConnection(path == ":memory:" ? .memory : .path(path))
         try connection.execute("PRAGMA journal_mode=WAL")
         try connection.execute(Self.schema)
-        let lookup = try connection.prepare("SELECT name, role FROM api_tokens WHERE hash = ?1", persistent: true)
+        let lookup = try connection.prepare("SELECT name, role, expires_ms FROM api_tokens WHERE hash = ?1", persistent: true)
         database = Mutex(Database(connection: connection, lookup: lookup))
     }
 
-    /// Creates a token and returns it: the only time the plain token exists.
-    public func create(name: String, role: APIRole, nowMs: Int64 = Int64(Date().timeIntervalSince1970 * 1000)) throws -> String {
+    /// Creates a token and returns it: the only time the plain token exists. With `expiresInMs` it stops working
+    /// that long from now.
+    public func create(name: String, role: APIRole, expiresInMs: Int64? = nil, nowMs: Int64 = Int64(Date().timeIntervalSince1970 * 1000)) throws -> String {
         guard Self.isValidName(name) else { throw TokenError.badName(name) }
         var bytes = [UInt8](repeating: 0, count: 32)
         var rng = SystemRandomNumberGenerator()
@@ -107,36 +110,55 @@ public final class APITokenStore: Sendable {
             let exists = try db.connection.prepare("SELECT 1 FROM api_tokens WHERE name = ?1")
             try exists.bind(name, at: 1)
             if try exists.step() == .row { throw TokenError.exists(name) }
-            let insert = try db.connection.prepare("INSERT INTO api_tokens(name, role, hash, created_ms) VALUES(?1, ?2, ?3, ?4)")
+            let insert = try db.connection.prepare("INSERT INTO api_tokens(name, role, hash, created_ms, expires_ms) VALUES(?1, ?2, ?3, ?4, ?5)")
             try insert.bind(name, at: 1)
             try insert.bind(role.rawValue, at: 2)
             try insert.bind(Self.hash(token), at: 3)
             try insert.bind(nowMs, at: 4)
+            try insert.bind(expiresInMs.map { nowMs + $0 }, at: 5)
             try insert.run()
         }
         return token
     }
 
-    /// The identity a token stands for, or nil for an unknown (or revoked) token.
-    public func identity(token: String) -> APIIdentity? {
-        guard token.hasPrefix("cgt_"), token.utf8.count < 200 else { return nil }
+    /// What a presented token turned out to be.
+    public enum Lookup: Sendable, Hashable {
+        /// A valid token.
+        case valid(APIIdentity)
+        /// A known token past its expiry.
+        case expired(name: String)
+        /// Not a token of ours (or revoked).
+        case unknown
+    }
+
+    /// Looks a presented token up.
+    public func lookup(token: String, nowMs: Int64 = Int64(Date().timeIntervalSince1970 * 1000)) -> Lookup {
+        guard token.hasPrefix("cgt_"), token.utf8.count < 200 else { return .unknown }
         let digest = Self.hash(token)
-        return database.withLock { db -> APIIdentity? in
+        return database.withLock { db -> Lookup in
             defer { db.lookup.reset() }
             guard (try? db.lookup.bind(digest, at: 1)) != nil, (try? db.lookup.step()) == .row,
                   let role = APIRole(rawValue: db.lookup.string(at: 1))
-            else { return nil }
-            return APIIdentity(name: db.lookup.string(at: 0), role: role)
+            else { return .unknown }
+            let name = db.lookup.string(at: 0)
+            if let expires = db.lookup.int64OrNil(at: 2), expires <= nowMs { return .expired(name: name) }
+            return .valid(APIIdentity(name: name, role: role))
         }
+    }
+
+    /// The identity a token stands for, or nil for an unknown, revoked or expired token.
+    public func identity(token: String) -> APIIdentity? {
+        if case .valid(let identity) = lookup(token: token) { return identity }
+        return nil
     }
 
     /// Every token, by name.
     public func list() throws -> [Entry] {
         try database.withLock { db in
-            let s = try db.connection.prepare("SELECT name, role, created_ms, hash FROM api_tokens ORDER BY name")
+            let s = try db.connection.prepare("SELECT name, role, created_ms, hash, expires_ms FROM api_tokens ORDER BY name")
             return try s.rows { row in
                 Entry(name: row.string(at: 0), role: APIRole(rawValue: row.string(at: 1)) ?? .viewer, createdMs: row.int64(at: 2),
-                      fingerprint: String(row.blob(at: 3).prefix(4).map { String(format: "%02x", $0) }.joined()))
+                      fingerprint: String(row.blob(at: 3).prefix(4).map { String(format: "%02x", $0) }.joined()), expiresMs: row.int64OrNil(at: 4))
             }
         }
     }

@@ -59,8 +59,7 @@ public final class AuditLog: Sendable {
     private struct State {
         let connection: SQLiteConnection
         let insert: SQLiteStatement
-        var lastSeq: Int64
-        var lastHash: String
+        let last: SQLiteStatement
     }
 
     private let state: Mutex<State>
@@ -86,35 +85,40 @@ public final class AuditLog: Sendable {
         let insert = try connection.prepare(
             "INSERT INTO audit_log(seq, time_ms, actor, role, action, target, outcome, details, client, hash) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             persistent: true)
-        let last = try connection.prepare("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-        var lastSeq: Int64 = 0
-        var lastHash = Self.genesis
-        if try last.step() == .row {
-            lastSeq = last.int64(at: 0)
-            lastHash = last.string(at: 1)
-        }
-        state = Mutex(State(connection: connection, insert: insert, lastSeq: lastSeq, lastHash: lastHash))
+        let last = try connection.prepare("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", persistent: true)
+        state = Mutex(State(connection: connection, insert: insert, last: last))
         headPath = path == ":memory:" ? nil : (path as NSString).deletingLastPathComponent + "/audit.head"
     }
 
-    /// Appends an entry and returns it.
+    /// Appends an entry and returns it. The previous entry is read inside the write transaction, so several
+    /// processes (the gateway and `citygate token` commands) can append to the same log.
     @discardableResult
     public func record(
         actor: String, role: String, action: String, target: String, outcome: String = "ok", details: String = "{}", client: String = "",
         nowMs: Int64 = Int64(Date().timeIntervalSince1970 * 1000)
     ) throws -> Entry {
         try state.withLock { s in
-            var entry = Entry(seq: s.lastSeq + 1, timeMs: nowMs, actor: actor, role: role, action: action, target: target, outcome: outcome,
-                              details: details, client: client, hash: "")
-            entry.hash = Self.digest(entry, previous: s.lastHash)
-            defer { s.insert.reset() }
-            try s.insert.bind([
-                .integer(entry.seq), .integer(entry.timeMs), .text(entry.actor), .text(entry.role), .text(entry.action), .text(entry.target),
-                .text(entry.outcome), .text(entry.details), .text(entry.client), .text(entry.hash),
-            ])
-            try s.insert.run()
-            s.lastSeq = entry.seq
-            s.lastHash = entry.hash
+            let entry = try s.connection.transaction(.immediate) { () throws -> Entry in
+                defer {
+                    s.last.reset()
+                    s.insert.reset()
+                }
+                var previousSeq: Int64 = 0
+                var previousHash = Self.genesis
+                if try s.last.step() == .row {
+                    previousSeq = s.last.int64(at: 0)
+                    previousHash = s.last.string(at: 1)
+                }
+                var entry = Entry(seq: previousSeq + 1, timeMs: nowMs, actor: actor, role: role, action: action, target: target, outcome: outcome,
+                                  details: details, client: client, hash: "")
+                entry.hash = Self.digest(entry, previous: previousHash)
+                try s.insert.bind([
+                    .integer(entry.seq), .integer(entry.timeMs), .text(entry.actor), .text(entry.role), .text(entry.action), .text(entry.target),
+                    .text(entry.outcome), .text(entry.details), .text(entry.client), .text(entry.hash),
+                ])
+                try s.insert.run()
+                return entry
+            }
             if let headPath {
                 try? Data("\(entry.seq) \(entry.hash)\n".utf8).write(to: URL(fileURLWithPath: headPath), options: .atomic)
             }

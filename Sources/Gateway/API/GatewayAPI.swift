@@ -21,21 +21,24 @@ public struct GatewayAPI: Sendable {
     let tokens: APITokenStore
     let audit: AuditLog
     let limiter: APIRateLimiter
+    let failures: APIAuthFailures?
     let maxBodyBytes: Int
 
     /// An API over `runtime`, its tokens and audit log.
-    public init(runtime: GatewayRuntime, tokens: APITokenStore, audit: AuditLog, limiter: APIRateLimiter, maxBodyBytes: Int) {
+    public init(runtime: GatewayRuntime, tokens: APITokenStore, audit: AuditLog, limiter: APIRateLimiter, failures: APIAuthFailures?, maxBodyBytes: Int) {
         self.runtime = runtime
         self.tokens = tokens
         self.audit = audit
         self.limiter = limiter
+        self.failures = failures
         self.maxBodyBytes = maxBodyBytes
     }
 
     /// Mounts `/v1` on `router`.
     public func register(on router: Router<APIRequestContext>) {
         let v1 = router.group("v1")
-            .add(middleware: APIAuthMiddleware(tokens: tokens))
+            .add(middleware: APIErrorMiddleware())
+            .add(middleware: APIAuthMiddleware(tokens: tokens, failures: failures, audit: audit))
             .add(middleware: APILimitsMiddleware(limiter: limiter, maxBodyBytes: maxBodyBytes))
         v1.get("whoami") { _, context in try APIJSON.response(try context.require(.viewer)) }
         registerAlerts(v1)
@@ -82,20 +85,20 @@ public struct GatewayAPI: Sendable {
             guard let store = runtime.alertStore else { return try APIJSON.response(AlertList(alerts: [])) }
             let q = request.uri.queryParameters
             var filter = AlertStore.Filter()
-            switch q.get("state") ?? "open" {
+            switch Self.filter(q, "state") ?? "open" {
             case "open": filter.states = [.pending, .firing]
             case "all": filter.states = []
             case let s:
                 guard let state = Alert.State(rawValue: s) else { throw APIError(.badRequest, "state must be open, pending, firing, resolved or all") }
                 filter.states = [state]
             }
-            filter.device = q.get("device")
-            filter.rule = q.get("rule")
-            if let s = q.get("severity") {
+            filter.device = Self.filter(q, "device")
+            filter.rule = Self.filter(q, "rule")
+            if let s = Self.filter(q, "severity") {
                 guard let severity = AlertRule.Severity(rawValue: s) else { throw APIError(.badRequest, "severity must be info, warning, major or critical") }
                 filter.minimumSeverity = severity
             }
-            if let a = q.get("acknowledged") {
+            if let a = Self.filter(q, "acknowledged") {
                 guard let b = Bool(a) else { throw APIError(.badRequest, "acknowledged must be true or false") }
                 filter.acknowledged = b
             }
@@ -104,7 +107,7 @@ public struct GatewayAPI: Sendable {
         }
         v1.get("alerts/stream") { request, context in
             try context.require(.viewer)
-            return AlertFeedRoutes.stream(request: request, feed: runtime.alertFeed, gateway: runtime.configuration.alerts.gatewayID)
+            return try AlertFeedRoutes.stream(request: request, feed: runtime.alertFeed, gateway: runtime.configuration.alerts.gatewayID)
         }
         v1.get("alerts/:id") { _, context in
             try context.require(.viewer)
@@ -198,13 +201,13 @@ public struct GatewayAPI: Sendable {
             try context.require(.viewer)
             let q = request.uri.queryParameters
             var state: DeviceState?
-            if let s = q.get("state") {
+            if let s = Self.filter(q, "state") {
                 guard let st = DeviceState(rawValue: s) else { throw APIError(.badRequest, "state must be online or offline") }
                 state = st
             }
             let limit = try Self.limit(q, default: 1_000, max: 100_000)
             let offset = try Self.int(q, "offset") ?? 0
-            let devices = runtime.registry.devices(state: state, profileID: q.get("profile"), family: q.get("family"), limit: limit, offset: offset)
+            let devices = runtime.registry.devices(state: state, profileID: Self.filter(q, "profile"), family: Self.filter(q, "family"), limit: limit, offset: offset)
             let s = runtime.registry.summary
             return try APIJSON.response(DeviceList(devices: devices.map(DeviceJSON.init), summary: .init(total: s.total, online: s.online, offline: s.offline)))
         }
@@ -248,7 +251,7 @@ public struct GatewayAPI: Sendable {
             guard let store = runtime.store else { throw APIError(.notFound, "the store is not enabled on this gateway") }
             let q = request.uri.queryParameters
             let limit = try Self.limit(q, default: 10_000, max: 1_000_000)
-            let all = store.series(device: q.get("device")).filter { s in q.get("metric").map { $0 == s.metric } ?? true }
+            let all = store.series(device: Self.filter(q, "device")).filter { s in Self.filter(q, "metric").map { $0 == s.metric } ?? true }
             return try APIJSON.response(SeriesList(series: all.prefix(limit).map { .init(device: $0.device, metric: $0.metric, unit: $0.unit) }))
         }
         v1.get("series/:device/:metric") { request, context in
@@ -257,11 +260,13 @@ public struct GatewayAPI: Sendable {
             let q = request.uri.queryParameters
             let now = WallClock.nowMs()
             let to = try Self.int64(q, "to") ?? now
-            let from = try Self.int64(q, "from") ?? (to - 3_600_000)
-            guard from < to else { throw APIError(.badRequest, "from must be before to") }
+            let from = try Self.int64(q, "from") ?? to.subtractingReportingOverflow(3_600_000).partialValue.clamped(below: to)
             var out = SeriesJSON(device: info.device, metric: info.metric, unit: info.unit)
-            if let step = try Self.int64(q, "step") {
-                guard step > 0, (to - from) / step <= 100_000 else { throw APIError(.badRequest, "step must be positive and give at most 100000 steps") }
+            if from >= to {
+                out.points = []
+            } else if let step = try Self.int64(q, "step") {
+                let span = to.subtractingReportingOverflow(from)
+                guard step > 0, !span.overflow, span.partialValue / step <= 100_000 else { throw APIError(.badRequest, "step must be positive and give at most 100000 steps") }
                 out.steps = try store.downsample(id, fromMs: from, toMs: to, stepMs: step).map {
                     .init(t: $0.startMs, count: $0.count, min: $0.min, max: $0.max, avg: $0.avg, sum: $0.sum, last: $0.last)
                 }
@@ -348,24 +353,24 @@ public struct GatewayAPI: Sendable {
             try context.require(.viewer)
             let q = request.uri.queryParameters
             var reason: DeadLetter.Reason?
-            if let r = q.get("reason") {
+            if let r = Self.filter(q, "reason") {
                 guard let v = DeadLetter.Reason(rawValue: r) else {
                     throw APIError(.badRequest, "reason must be one of " + DeadLetter.Reason.allCases.map(\.rawValue).joined(separator: ", "))
                 }
                 reason = v
             }
             var status: DeadLetterStatus?
-            if let s = q.get("status") {
+            if let s = Self.filter(q, "status") {
                 guard let v = DeadLetterStatus(rawValue: s) else { throw APIError(.badRequest, "status must be new, replayed or failed") }
                 status = v
             }
             var transport: Transport?
-            if let t = q.get("transport") {
+            if let t = Self.filter(q, "transport") {
                 guard let v = Transport(rawValue: t) else { throw APIError(.badRequest, "unknown transport '\(t)'") }
                 transport = v
             }
             let letters = try runtime.deadLetters.list(
-                reason: reason, profileID: q.get("profile"), transport: transport, sinceMs: try Self.int64(q, "since"), status: status,
+                reason: reason, profileID: Self.filter(q, "profile"), transport: transport, sinceMs: try Self.int64(q, "since"), status: status,
                 limit: try Self.limit(q, default: 200, max: 10_000), offset: try Self.int(q, "offset") ?? 0)
             let counts = try runtime.deadLetters.countsByReason()
             return try APIJSON.response(DeadLetterList(
@@ -444,8 +449,14 @@ public struct GatewayAPI: Sendable {
 
     // MARK: Tokens and audit (admin)
 
-    struct TokenRequest: Decodable { var name: String, role: APIRole }
-    struct TokenCreated: Encodable { var name: String, role: APIRole, token: String }
+    struct TokenRequest: Decodable {
+        var name: String, role: APIRole, expiresInDays: Int?
+        enum CodingKeys: String, CodingKey { case name, role, expiresInDays = "expires_in_days" }
+    }
+    struct TokenCreated: Encodable {
+        var name: String, role: APIRole, token: String, expiresMs: Int64?
+        enum CodingKeys: String, CodingKey { case name, role, token, expiresMs = "expires_ms" }
+    }
     struct TokenList: Encodable { var tokens: [APITokenStore.Entry] }
     struct AuditList: Encodable { var entries: [AuditLog.Entry] }
 
@@ -457,12 +468,15 @@ public struct GatewayAPI: Sendable {
             return try APIJSON.response(TokenList(tokens: try tokens.list()))
         }
         v1.post("tokens") { request, context in
-            let body = try await request.decode(as: TokenRequest.self, context: context)
+            let body = try await Self.decodeBody(TokenRequest.self, request)
             return try await audited(context, role: .admin, action: "token.create", target: "token/\(body.name)",
                                      details: "{\"role\":\"\(body.role.rawValue)\"}") { _ in
+                if let days = body.expiresInDays, !(1...3_650).contains(days) { throw APIError(.badRequest, "expires_in_days must be 1 to 3650") }
                 do {
-                    let token = try tokens.create(name: body.name, role: body.role)
-                    return try APIJSON.response(TokenCreated(name: body.name, role: body.role, token: token), status: .created)
+                    let now = WallClock.nowMs()
+                    let expiresIn = body.expiresInDays.map { Int64($0) * 86_400_000 }
+                    let token = try tokens.create(name: body.name, role: body.role, expiresInMs: expiresIn, nowMs: now)
+                    return try APIJSON.response(TokenCreated(name: body.name, role: body.role, token: token, expiresMs: expiresIn.map { now + $0 }), status: .created)
                 } catch let error as APITokenStore.TokenError {
                     if case .exists = error { throw APIError(.conflict, error.description) }
                     throw APIError(.badRequest, error.description)
@@ -480,7 +494,7 @@ public struct GatewayAPI: Sendable {
             try context.require(.admin)
             let q = request.uri.queryParameters
             return try APIJSON.response(AuditList(entries: try audit.entries(
-                afterSeq: try Self.int64(q, "after") ?? 0, limit: try Self.limit(q, default: 200, max: 10_000), action: q.get("action"), actor: q.get("actor"))))
+                afterSeq: try Self.int64(q, "after") ?? 0, limit: try Self.limit(q, default: 200, max: 10_000), action: Self.filter(q, "action"), actor: Self.filter(q, "actor"))))
         }
         v1.get("audit/verify") { _, context in
             try context.require(.admin)
@@ -489,6 +503,18 @@ public struct GatewayAPI: Sendable {
     }
 
     // MARK: Parameters
+
+    /// The JSON body as `T`, or 400 saying what is wrong.
+    static func decodeBody<T: Decodable>(_ type: T.Type, _ request: Request, limit: Int = 65_536) async throws -> T {
+        var request = request
+        let body = try await request.collectBody(upTo: limit)
+        guard body.readableBytes > 0 else { throw APIError(.badRequest, "a JSON body is required") }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(body.readableBytesView))
+        } catch let error as DecodingError {
+            throw APIError(.badRequest, "the body is not the JSON this route takes: \(APIErrorMiddleware.describe(error))")
+        }
+    }
 
     static func string(_ context: APIRequestContext, _ name: String) throws -> String {
         guard let s = context.parameters.get(name), !s.isEmpty else { throw APIError(.badRequest, "missing \(name)") }
@@ -501,20 +527,40 @@ public struct GatewayAPI: Sendable {
     }
 
     static func int64(_ q: Parameters, _ name: String) throws -> Int64? {
-        guard let s = q.get(name) else { return nil }
+        guard let s = filter(q, name) else { return nil }
         guard let v = Int64(s) else { throw APIError(.badRequest, "\(name) must be an integer (Unix milliseconds for times)") }
         return v
     }
 
+    /// A non-negative integer parameter; one too large for Int is served as Int.max (an offset past the end).
     static func int(_ q: Parameters, _ name: String) throws -> Int? {
-        guard let s = q.get(name) else { return nil }
-        guard let v = Int(s), v >= 0 else { throw APIError(.badRequest, "\(name) must be a non-negative integer") }
+        guard let s = filter(q, name) else { return nil }
+        guard let v = Int(s) ?? (s.allSatisfy(\.isASCIIDigitCharacter) ? Int.max : nil), v >= 0 else {
+            throw APIError(.badRequest, "\(name) must be a non-negative integer")
+        }
         return v
     }
 
+    /// `limit`, at least 1; larger values than `m` are served as `m`.
     static func limit(_ q: Parameters, default d: Int, max m: Int) throws -> Int {
-        guard let v = try int(q, "limit") else { return d }
-        guard (1...m).contains(v) else { throw APIError(.badRequest, "limit must be 1 to \(m)") }
-        return v
+        guard let s = q.get("limit"), !s.isEmpty else { return d }
+        guard let v = Int(s) ?? (s.allSatisfy(\.isASCIIDigitCharacter) ? Int.max : nil), v >= 1 else { throw APIError(.badRequest, "limit must be a positive integer") }
+        return min(v, m)
     }
+
+    /// A query filter: absent or empty means no filter.
+    static func filter(_ q: Parameters, _ name: String) -> String? {
+        guard let s = q.get(name), !s.isEmpty else { return nil }
+        return s
+    }
+}
+
+extension Int64 {
+    /// `self`, or `limit` when `self` wrapped past it.
+    func clamped(below limit: Int64) -> Int64 { self <= limit ? self : .min }
+}
+
+extension Character {
+    /// 0-9 only (`isNumber` also takes other scripts' digits and fractions).
+    var isASCIIDigitCharacter: Bool { isASCII && isWholeNumber }
 }
