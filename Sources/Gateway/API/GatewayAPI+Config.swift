@@ -160,8 +160,8 @@ extension GatewayAPI {
         }
         v1.post("profiles/:id/activate") { request, context in
             let id = try Self.string(context, "id")
-            guard let n = request.uri.queryParameters.get("version").flatMap(Int.init), n > 0 else {
-                throw APIError(.badRequest, "give the version to activate: ?version=N")
+            guard let n = request.uri.queryParameters.get("version").flatMap(Int32.init).map(Int.init), n > 0 else {
+                throw APIError(.badRequest, "give the version to activate: ?version=N (1 to 2147483647)")
             }
             return try await audited(context, role: .admin, action: "profile.activate", target: "profile/\(id)@\(n)") { _ in
                 try APIJSON.response(try Self.mapped { () throws(ConfigError) in try config.activate(.profile, id, version: n) })
@@ -246,8 +246,8 @@ extension GatewayAPI {
         }
         v1.post("rules/files/:name/activate") { request, context in
             let name = try Self.string(context, "name")
-            guard let n = request.uri.queryParameters.get("version").flatMap(Int.init), n > 0 else {
-                throw APIError(.badRequest, "give the version to activate: ?version=N")
+            guard let n = request.uri.queryParameters.get("version").flatMap(Int32.init).map(Int.init), n > 0 else {
+                throw APIError(.badRequest, "give the version to activate: ?version=N (1 to 2147483647)")
             }
             return try await audited(context, role: .admin, action: "rules.activate", target: "rules/\(name)@\(n)") { _ in
                 try APIJSON.response(try Self.mapped { () throws(ConfigError) in try config.activate(.rules, name, version: n) })
@@ -301,7 +301,8 @@ extension GatewayAPI {
     }
 
     /// The request body as UTF-8 YAML text (Content-Type application/yaml, text/yaml, application/x-yaml or
-    /// text/plain; none means YAML), at most `maxBytes`.
+    /// text/plain; none means YAML), at most `maxBytes`. An empty text is the validators' to judge (an empty rule
+    /// file is valid; an empty profile is not).
     static func yamlBody(_ request: Request, maxBytes: Int) async throws -> String {
         if let type = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased(),
            !["application/yaml", "text/yaml", "application/x-yaml", "text/x-yaml", "text/plain"].contains(type)
@@ -311,7 +312,6 @@ extension GatewayAPI {
         var request = request
         let body = try await request.collectBody(upTo: maxBytes)
         guard let text = String(validating: Array(body.readableBytesView), as: UTF8.self) else { throw APIError(.badRequest, "the body is not UTF-8 text") }
-        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw APIError(.badRequest, "the body is empty: send the YAML text") }
         return text
     }
 
@@ -322,8 +322,8 @@ extension GatewayAPI {
     }
 
     static func versionNumber(_ context: APIRequestContext) throws -> Int {
-        guard let s = context.parameters.get("n"), let n = Int(s), n > 0 else { throw APIError(.badRequest, "the version must be a positive integer") }
-        return n
+        guard let s = context.parameters.get("n"), let n = Int32(s), n > 0 else { throw APIError(.badRequest, "the version must be an integer from 1 to 2147483647") }
+        return Int(n)
     }
 
     static func details(_ fields: [String: String]) -> String {
