@@ -1,5 +1,6 @@
 import DeviceProfiles
 import Foundation
+import NIOSSL
 import PushIngest
 import Yams
 
@@ -42,6 +43,32 @@ extension GatewayConfiguration {
             public var lockoutWindowMs: Int64 = 300_000
             /// How long a locked-out address gets 429.
             public var lockoutMs: Int64 = 300_000
+        }
+
+        /// Serve HTTPS with this certificate instead of plain HTTP; nil: plain HTTP (behind a TLS proxy).
+        public var tls: TLS?
+
+        /// `http.tls`: the server's certificate chain and private key (PEM files).
+        public struct TLS: Sendable, Hashable {
+            /// Certificate chain, leaf first (PEM).
+            public var certFile: String
+            /// Private key of the leaf certificate (PEM, unencrypted).
+            public var keyFile: String
+
+            /// Creates the settings.
+            public init(certFile: String, keyFile: String) {
+                self.certFile = certFile
+                self.keyFile = keyFile
+            }
+
+            /// The server-side TLS configuration: TLS 1.2 or newer, no client certificates.
+            public func serverConfiguration() throws -> TLSConfiguration {
+                let chain = try NIOSSLCertificate.fromPEMFile(certFile).map { NIOSSLCertificateSource.certificate($0) }
+                let key = try NIOSSLPrivateKey(file: keyFile, format: .pem)
+                var c = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+                c.minimumTLSVersion = .tlsv12
+                return c
+            }
         }
 
         /// `http.ctwing`.
@@ -130,6 +157,18 @@ extension GatewayConfiguration {
                     default: throw r.error(akn, "unknown key 'http.api.\(ak)'; known: rate_limit, max_body_bytes, metrics_public, auth_lockout")
                     }
                 }
+            case "tls":
+                var cert: String?
+                var key: String?
+                for (tk, tkn, tv) in try r.mapping(v, "http.tls") {
+                    switch tk {
+                    case "cert_file": cert = try r.string(tv, tk)
+                    case "key_file": key = try r.string(tv, tk)
+                    default: throw r.error(tkn, "unknown key 'http.tls.\(tk)'; known: cert_file, key_file")
+                    }
+                }
+                guard let cert, let key, !cert.isEmpty, !key.isEmpty else { throw r.error(v, "http.tls needs cert_file and key_file") }
+                s.tls = HTTP.TLS(certFile: cert, keyFile: key)
             case "ctwing":
                 for (ck, ckn, cv) in try r.mapping(v, "http.ctwing") {
                     switch ck {
@@ -153,7 +192,7 @@ extension GatewayConfiguration {
                     throw r.error(v, "http.onenet needs the push token (token or token_file) to verify signatures, or verify_signature: false")
                 }
             default:
-                throw r.error(kn, "unknown key 'http.\(k)'; known: enabled, host, port, max_body_bytes, dedup_window, dedup_max_entries, api, ctwing, onenet")
+                throw r.error(kn, "unknown key 'http.\(k)'; known: enabled, host, port, max_body_bytes, dedup_window, dedup_max_entries, api, tls, ctwing, onenet")
             }
         }
     }

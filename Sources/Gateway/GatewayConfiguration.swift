@@ -5,7 +5,7 @@ import Mosquitto
 import Yams
 
 /// Everything an operator can set, with the defaults built in. Loaded from one YAML file (configs/gateway.yaml
-/// documents every key); `CITYGATE_*` environment variables override single keys (see `environmentOverrides`).
+/// documents every key); `CITYGATE_*` environment variables override single keys (GatewayConfiguration+Environment.swift).
 public struct GatewayConfiguration: Sendable {
     /// Where the catalog (devices, dead letters) and, later, the time-series store live.
     public var dataDirectory = "./data"
@@ -168,24 +168,47 @@ public struct GatewayConfiguration: Sendable {
 }
 
 extension GatewayConfiguration {
-    /// Loads a configuration file over the defaults, then applies environment overrides.
+    /// Loads a configuration file over the defaults, with environment overrides (GatewayConfiguration+Environment).
     public static func load(file path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ProfileError) -> GatewayConfiguration {
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
             throw ProfileError(file: path, line: 0, column: 0, message: "cannot read the configuration file")
         }
-        var config = try parse(yaml: text, file: path)
-        try config.applyEnvironment(environment)
+        var config = try parse(yaml: text, file: path, environment: environment)
         let base = (path as NSString).deletingLastPathComponent
         config.resolvePaths(relativeTo: base)
+        if let tls = config.http.tls, config.http.enabled {
+            do {
+                _ = try tls.serverConfiguration()
+            } catch {
+                throw ProfileError(file: path, line: 0, column: 0, message: "http.tls: cannot load cert_file '\(tls.certFile)' and key_file '\(tls.keyFile)': \(error)")
+            }
+        }
         return config
     }
 
-    /// Parses configuration text over the defaults.
-    public static func parse(yaml text: String, file: String = "<string>") throws(ProfileError) -> GatewayConfiguration {
+    /// The built-in defaults with environment overrides (no configuration file).
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws(ProfileError) -> GatewayConfiguration {
+        try parse(yaml: "", file: "environment", environment: environment)
+    }
+
+    /// Parses configuration text over the defaults, then `environment`'s `CITYGATE_*` overrides. An invalid
+    /// override is refused naming its variable (`environment: error: CITYGATE_HTTP_PORT: port must be ...`).
+    public static func parse(yaml text: String, file: String = "<string>", environment: [String: String] = [:]) throws(ProfileError) -> GatewayConfiguration {
         let r = YAMLReader(file: file)
+        let root = text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? Node.mapping(Node.Mapping([])) : try r.parse(text)
+        let overrides = environmentOverrides(environment, root: root)
+        if overrides.isEmpty { return try parse(root: root, r) }
+        // Override values sit on lines past the file's end: an error there names its variable.
+        let firstLine = text.split(separator: "\n", omittingEmptySubsequences: false).count + 2
+        do {
+            return try parse(root: applying(overrides, to: root, firstLine: firstLine), r)
+        } catch where error.line >= firstLine && error.line - firstLine < overrides.count {
+            throw ProfileError(file: "environment", line: 0, column: 0, message: "\(overrides[error.line - firstLine].variable): \(error.message)")
+        }
+    }
+
+    static func parse(root: Node, _ r: YAMLReader) throws(ProfileError) -> GatewayConfiguration {
         var c = GatewayConfiguration()
-        if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { return c }
-        let root = try r.parse(text)
         for (key, keyNode, value) in try r.mapping(root, "the configuration") {
             // A section whose keys are all commented out (as in configs/gateway.yaml) is empty: the defaults.
             if value.null != nil { continue }
@@ -355,27 +378,6 @@ extension GatewayConfiguration {
         }
     }
 
-    /// `CITYGATE_DATA_DIR`, `CITYGATE_PROFILES_DIR`, `CITYGATE_LOG_LEVEL`, `CITYGATE_MQTT_HOST`, `CITYGATE_MQTT_PORT`,
-    /// `CITYGATE_MQTT_CLIENT_ID`, `CITYGATE_MQTT_USERNAME`, `CITYGATE_MQTT_PASSWORD`, `CITYGATE_MQTT_SHARED_GROUP`,
-    /// `CITYGATE_RULES_DIR`, `CITYGATE_GATEWAY_ID`.
-    public mutating func applyEnvironment(_ env: [String: String]) throws(ProfileError) {
-        func bad(_ key: String, _ message: String) -> ProfileError { ProfileError(file: "environment", line: 0, column: 0, message: "\(key): \(message)") }
-        if let v = env["CITYGATE_DATA_DIR"] { dataDirectory = v }
-        if let v = env["CITYGATE_PROFILES_DIR"] { profilesDirectory = v }
-        if let v = env["CITYGATE_LOG_LEVEL"] { logLevel = v }
-        if let v = env["CITYGATE_MQTT_HOST"] { mqtt.host = v }
-        if let v = env["CITYGATE_MQTT_PORT"] {
-            guard let p = Int(v), (1...65535).contains(p) else { throw bad("CITYGATE_MQTT_PORT", "must be a port number, found '\(v)'") }
-            mqtt.port = p
-        }
-        if let v = env["CITYGATE_MQTT_CLIENT_ID"] { mqtt.clientID = v }
-        if let v = env["CITYGATE_MQTT_USERNAME"] { mqtt.username = v }
-        if let v = env["CITYGATE_MQTT_PASSWORD"] { mqtt.password = v }
-        if let v = env["CITYGATE_MQTT_SHARED_GROUP"] { mqtt.sharedGroup = v.isEmpty ? nil : v }
-        if let v = env["CITYGATE_RULES_DIR"] { alerts.rulesDirectory = v }
-        if let v = env["CITYGATE_GATEWAY_ID"] { alerts.gatewayID = v }
-    }
-
     /// Relative paths in a config file are relative to the file.
     mutating func resolvePaths(relativeTo base: String) {
         func resolve(_ p: String) -> String { p.hasPrefix("/") || base.isEmpty ? p : (base as NSString).appendingPathComponent(p) }
@@ -388,6 +390,11 @@ extension GatewayConfiguration {
             tls.certFile = tls.certFile.map(resolve)
             tls.keyFile = tls.keyFile.map(resolve)
             mqtt.tls = tls
+        }
+        if var tls = http.tls {
+            tls.certFile = resolve(tls.certFile)
+            tls.keyFile = resolve(tls.keyFile)
+            http.tls = tls
         }
     }
 }

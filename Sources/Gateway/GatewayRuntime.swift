@@ -159,25 +159,30 @@ public final class GatewayRuntime: Sendable {
     }
 
     /// Services in dependency order: the registry first (stopped last, so its final flush sees everything),
-    /// then the transports.
+    /// then the transports. Each logs its shutdown phase with its duration (`ShutdownPhases`).
     public func services(extra: [any Service] = []) -> [any Service] {
         let forwarder = self.forwarder
-        var list: [any Service] = [
-            RegistryService(registry: registry, interval: .milliseconds(Int64(configuration.registry.flushIntervalSeconds * 1000)), logger: logger,
-                            onChanges: { changes in forwarder?.enqueue(changes.map(UplinkEvent.status)) }),
+        var list: [(String, any Service)] = [
+            ("registry", RegistryService(registry: registry, interval: .milliseconds(Int64(configuration.registry.flushIntervalSeconds * 1000)), logger: logger,
+                                         onChanges: { changes in forwarder?.enqueue(changes.map(UplinkEvent.status)) })),
         ]
-        if let store { list.append(StoreService(store: store)) }
-        if let alertService { list.append(alertService) }
+        // The store is closed (WAL committed and fsynced) after everything that writes to it has stopped.
+        if let store { list.append(("store", StoreService(store: store))) }
+        if let alertService { list.append(("alerts", alertService)) }
         // After the store, before the transports: on shutdown ingest drains into the rollup stage, then the
         // forwarder commits its last cut.
-        if let forwarder { list.append(forwarder) }
-        if let mqtt { list.append(mqtt) }
+        if let forwarder { list.append(("forwarder", forwarder)) }
+        if let mqtt { list.append(("mqtt", mqtt)) }
         // After the store: stopped before it, so pushes in flight still reach the WAL.
-        if let http = httpService() { list.append(http) }
+        if let http = httpService() { list.append(("http", http)) }
 
-        if let coap { list.append(coap) }
-        return list + extra
+        if let coap { list.append(("coap", coap)) }
+        let phases = ShutdownPhases(logger: logger)
+        return list.map { phases.wrap($0.1, name: $0.0) } + extra
     }
+
+    /// How long a graceful shutdown may take before the remaining services are cancelled.
+    public static let maximumGracefulShutdown: Duration = .seconds(8)
 
     /// Runs until SIGTERM or SIGINT, then shuts down in reverse order; SIGHUP reloads profiles and rules.
     public func run(extra: [any Service] = []) async throws {
@@ -187,9 +192,13 @@ public final class GatewayRuntime: Sendable {
     /// The group to run; `signals: false` for embedding (tests, benchmarks), which stop it with
     /// `triggerGracefulShutdown()`.
     public func serviceGroup(extra: [any Service] = [], signals: Bool) -> ServiceGroup {
-        ServiceGroup(configuration: .init(
+        var groupConfiguration = ServiceGroupConfiguration(
             services: services(extra: extra).map { .init(service: $0) },
-            gracefulShutdownSignals: signals ? [.sigterm, .sigint] : [], logger: logger))
+            gracefulShutdownSignals: signals ? [.sigterm, .sigint] : [], logger: logger)
+        // systemd kills at TimeoutStopSec=10s (edge/citygate.service): past 8 s the group cancels what is left
+        // (each service still commits what it holds on cancellation) rather than be killed mid-write.
+        groupConfiguration.maximumGracefulShutdownDuration = Self.maximumGracefulShutdown
+        return ServiceGroup(configuration: groupConfiguration)
     }
 
     /// Re-reads the profiles directory; keeps the running set when the new one does not load.

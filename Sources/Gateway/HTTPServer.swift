@@ -2,7 +2,9 @@ import GatewayCore
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
+import HummingbirdTLS
 import NIOCore
+import NIOSSL
 import Logging
 import MQTTIngest
 import PushIngest
@@ -18,9 +20,10 @@ public typealias HTTPRouteRegistration = @Sendable (Router<APIRequestContext>) -
 /// up, else 503 with what is not), `GET /metrics` (Prometheus text; token-protected unless `http.api.metrics_public`),
 /// the carrier push receivers under `/push` (`PushController`, with their own tokens and signatures). Then the
 /// operator API under `/v1` (`GatewayAPI`, bearer tokens with roles) and whatever `extraRoutes` add. It binds
-/// `http.host:http.port` (loopback by default). On graceful shutdown it stops accepting connections and lets
-/// requests in flight finish: a push waiting for the WAL still gets its answer, because the store is stopped after
-/// the server.
+/// `http.host:http.port` (loopback by default) and speaks plain HTTP or, with `http.tls`, HTTPS (TLS 1.2+;
+/// otherwise a reverse proxy in front terminates TLS, see docs/operations.md). On graceful shutdown it stops
+/// accepting connections and lets requests in flight finish: a push waiting for the WAL still gets its answer,
+/// because the store is stopped after the server.
 ///
 /// Connection limits: at most 256 connections at once (further ones wait in the backlog), idle connections closed
 /// after 60 s, request headers at most 16 KiB. Bodies are capped by the push receivers and the API's limits.
@@ -53,15 +56,29 @@ public enum HTTPServer {
         let http1 = HTTP1Channel.Configuration(
             idleTimeout: .seconds(60),
             httpDecoderConfiguration: .init(maxHeaderFieldSize: 16_384, maxHeaderListSize: 16_384, maxHeaderFieldCount: 100))
+        // HTTPS when `http.tls` is set. A certificate that does not load fails the server's start with the reason
+        // (`citygate run` checks it earlier, at configuration load).
+        let server: HTTPServerBuilder
+        if let tls = configuration.tls {
+            do {
+                server = try .tls(.http1(configuration: http1), tlsConfiguration: tls.serverConfiguration())
+            } catch {
+                let reason = "http.tls: cannot load cert_file '\(tls.certFile)' and key_file '\(tls.keyFile)': \(error)"
+                server = HTTPServerBuilder { _ in throw GatewayError.tool(reason) }
+            }
+        } else {
+            server = .http1(configuration: http1)
+        }
+        let scheme = configuration.tls == nil ? "http" : "https"
         return Application(
             router: router,
-            server: .http1(configuration: http1),
+            server: server,
             configuration: ApplicationConfiguration(
                 address: .hostname(host, port: configuration.port), serverName: "citygate",
                 availableConnectionsDelegate: MaximumAvailableConnections(maxConnections)),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
-                logger.info("HTTP server listening", metadata: ["http.host": "\(host)", "http.port": "\(port)"])
+                logger.info("HTTP server listening", metadata: ["http.host": "\(host)", "http.port": "\(port)", "http.scheme": "\(scheme)"])
                 await onRunning(port)
             },
             logger: logger)

@@ -94,3 +94,12 @@ public struct MQTTClientConfiguration: Sendable, Hashable {
         self.receiveMaximum = receiveMaximum
     }
 }
+
+extension MQTTClientConfiguration: CustomStringConvertible {
+    /// The connection settings with the password redacted: a configuration in a log line never shows it.
+    public var description: String {
+        "MQTTClientConfiguration(host: \(host), port: \(port), clientID: \(clientID), username: \(username ?? "nil"), "
+            + "password: \(password == nil ? "nil" : "<redacted>"), tls: \(tls.map { "\($0)" } ?? "nil"), cleanSession: \(cleanSession), "
+            + "sessionExpirySeconds: \(sessionExpirySeconds), protocolVersion: \(protocolVersion), keepAliveSeconds: \(keepAliveSeconds))"
+    }
+}

@@ -19,14 +19,8 @@ struct ConfigOptions: ParsableArguments {
     var config: String?
 
     func load() throws -> GatewayConfiguration {
-        var c: GatewayConfiguration
-        if let path = config {
-            c = try GatewayConfiguration.load(file: path)
-        } else {
-            c = GatewayConfiguration()
-            try c.applyEnvironment(ProcessInfo.processInfo.environment)
-        }
-        return c
+        if let path = config { return try GatewayConfiguration.load(file: path) }
+        return try GatewayConfiguration.fromEnvironment()
     }
 }
 

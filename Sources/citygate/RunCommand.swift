@@ -1,5 +1,7 @@
 import ArgumentParser
+import Foundation
 import Gateway
+import Logging
 
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "run", abstract: "Run the gateway until SIGTERM or SIGINT.")
@@ -10,7 +12,11 @@ struct RunCommand: AsyncParsableCommand {
         let config = try options.load()
         let logger = bootstrapLogging(level: config.logLevel)
         GatewayMetrics.bootstrap()
+        for name in GatewayConfiguration.unknownEnvironmentVariables(ProcessInfo.processInfo.environment) {
+            logger.warning("Environment variable names no configuration key; ignored", metadata: ["env": "\(name)"])
+        }
         let runtime = try GatewayRuntime(configuration: config, logger: logger)
         try await runtime.run()
+        logger.notice("Gateway stopped")
     }
 }

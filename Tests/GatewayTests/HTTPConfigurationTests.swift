@@ -47,7 +47,7 @@ import Testing
         ("http: { onenet: { enabled: true } }", "token"),
         ("http: { onenet: { enabled: true, token_file: /nonexistent/x } }", "cannot read"),
         ("http: { ctwing: { secret: x } }", "unknown key 'http.ctwing.secret'"),
-        ("http: { tls: true }", "unknown key 'http.tls'"),
+        ("http: { tls: { cert: x } }", "unknown key 'http.tls.cert'"),
     ])
     func errorsNameTheKey(yaml: String, fragment: String) {
         #expect {
