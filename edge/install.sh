@@ -167,6 +167,8 @@ new_env=0
 [ -e "$etc/citygate.env" ] || new_env=1
 keep_file 0640 "$work/citygate.env" "$etc/citygate.env"
 owner root:citygate "$etc/citygate.env" "$etc/gateway.yaml"
+# The API writes activated profile and rule versions into these (docs/api.md).
+owner -R citygate:citygate "$etc/profiles" "$etc/rules"
 
 # 4. Data directory.
 run install -d -m 0750 "$data"

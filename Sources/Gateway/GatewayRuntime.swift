@@ -54,6 +54,8 @@ public final class GatewayRuntime: Sendable {
     let apiRateLimiter: APIRateLimiter
     /// Failed-authentication lockout of the API (nil: off).
     let apiAuthFailures: APIAuthFailures?
+    /// Versioned profiles and rule files (history in `api.db`) and their hot reload.
+    public let configManager: ConfigManager
     let logger: Logger
 
     /// Builds the gateway. Fails, with every error listed, when profiles or the catalog cannot be loaded.
@@ -144,6 +146,12 @@ public final class GatewayRuntime: Sendable {
         } else {
             coap = nil
         }
+        configManager = ConfigManager(
+            repository: try ConfigRepository(path: configuration.apiDatabasePath), profilesDirectory: configuration.profilesDirectory,
+            rulesDirectory: configuration.alerts.enabled ? configuration.alerts.rulesDirectory : nil, knownChannels: configuration.alerts.channelNames,
+            limits: configuration.decodeLimits, maxPayloadBytes: configuration.ingest.maxPayloadBytes, decoder: decoder, alerts: alerts,
+            subscribedFilters: configuration.mqtt.enabled ? Set(set.subscriptionFilters) : nil, logger: logger)
+        configManager.recordStartup()
         logger.info("Gateway configured", metadata: [
             "profiles.count": "\(set.profiles.count)", "catalog.path": "\(configuration.catalogPath)",
             "devices.known": "\(registry.count)",

@@ -28,21 +28,29 @@ public struct ReloadService: Service {
 }
 
 extension GatewayRuntime {
-    /// Reloads profiles and rules, logging what happened; returns (profiles, rules) loaded or nil where refused.
+    /// Reloads profiles and rules (through `configManager`, so files changed on disk are recorded as versions),
+    /// logging what happened; returns (profiles, rules) loaded or nil where refused.
     @discardableResult
     public func reloadAll(logger: Logger) -> (profiles: Int?, rules: Int?) {
+        let outcome = configManager.reload()
         var result: (profiles: Int?, rules: Int?) = (nil, nil)
-        do {
-            result.profiles = try reloadProfiles()
-            logger.notice("Profiles reloaded", metadata: ["profiles.count": "\(result.profiles!)"])
-        } catch {
-            logger.error("Profiles refused; the running set stays", metadata: ["error": "\(error.description)"])
+        if let p = outcome.profiles {
+            if p.loaded {
+                result.profiles = p.count
+                logger.notice("Profiles reloaded", metadata: ["profiles.count": "\(p.count)", "profiles.recorded": "\(p.recorded.map { "\($0.name)@\($0.version)" })"])
+            } else {
+                logger.error("Profiles refused; the running set stays", metadata: ["error": "\(p.errors.map(\.text).joined(separator: "\n"))"])
+            }
         }
-        do {
-            result.rules = try reloadRules()
-            logger.notice("Alert rules reloaded", metadata: ["alerts.rules": "\(result.rules!)"])
-        } catch {
-            logger.error("Alert rules refused; the running rules stay", metadata: ["error": "\(error.description)"])
+        if let r = outcome.rules {
+            if r.loaded {
+                result.rules = r.count
+                logger.notice("Alert rules reloaded", metadata: ["alerts.rules": "\(r.count)", "alerts.recorded": "\(r.recorded.map { "\($0.name)@\($0.version)" })"])
+            } else {
+                logger.error("Alert rules refused; the running rules stay", metadata: ["error": "\(r.errors.map(\.text).joined(separator: "\n"))"])
+            }
+        } else {
+            result.rules = 0
         }
         return result
     }

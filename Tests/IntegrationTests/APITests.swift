@@ -57,9 +57,15 @@ struct APIGateway {
         let broker = try await Broker()
         let dir = try TemporaryDirectory()
         let port = try FreePort.next()
-        let gateway = try await RunningGateway(broker: broker, dataDirectory: dir.path, clientID: clientID) { config in
+        // Copies of the shipped profiles and rules: admins (and schemathesis) may upload and activate through the
+        // API, which writes these directories.
+        try FileManager.default.copyItem(atPath: Repo.profiles, toPath: dir.file("profiles"))
+        try FileManager.default.copyItem(atPath: Repo.root + "/configs/rules", toPath: dir.file("rules"))
+        let rules = dir.file("rules")
+        let gateway = try await RunningGateway(broker: broker, dataDirectory: dir.path, clientID: clientID, profiles: dir.file("profiles")) { config in
             config.http.enabled = true
             config.http.port = port
+            config.alerts.rulesDirectory = rules
             configure(&config)
         }
         guard await waitUntil(timeout: .seconds(180), { FreePort.isAccepting(port: port) }) else {

@@ -266,6 +266,10 @@ public struct APIErrorMiddleware: RouterMiddleware {
             throw APIError(.badRequest, "the body is not the JSON this route takes: \(APIErrorMiddleware.describe(error))")
         } catch let error as HTTPError {
             throw APIError(error.status, error.body ?? error.status.reasonPhrase, headers: error.headers)
+        } catch let error as ConfigHTTPError {
+            throw error
+        } catch let error as any HTTPResponseError {
+            throw APIError(error.status, error.status.reasonPhrase)
         } catch {
             context.logger.error("API request failed", metadata: [
                 "http.method": "\(request.method)", "http.path": "\(request.uri.path)", "error": "\(String(reflecting: error))",

@@ -47,6 +47,7 @@ public struct GatewayAPI: Sendable {
         registerDeadLetters(v1)
         registerUplink(v1)
         registerAdmin(v1)
+        registerConfig(v1)
     }
 
     // MARK: Audit
