@@ -283,7 +283,7 @@ struct OpenAPIConformanceTests {
         try await mosquittoPub(g.broker, topic: "lora/milesight/em500-pp/24e124148b24ce7c/up", message: "zz")
         let token = try g.gateway.runtime.apiTokens.create(name: "schemathesis", role: .admin)
         let result = try await ProcessRunner.run("python3", [
-            "-m", "schemathesis.cli", "run", Repo.root + "/docs/openapi.yaml", "--url", "http://127.0.0.1:\(g.port)", "-H", "Authorization: Bearer \(token)",
+            "-m", "schemathesis.cli", "--config-file", Repo.root + "/Tests/IntegrationTests/Fixtures/schemathesis.toml", "run", Repo.root + "/docs/openapi.yaml", "--url", "http://127.0.0.1:\(g.port)", "-H", "Authorization: Bearer \(token)",
             "--checks", "all", "--max-examples", "6", "--seed", "2026", "--no-color",
         ], timeout: .seconds(600))
         let report = result.stdoutText + result.stderrText
