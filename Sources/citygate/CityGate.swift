@@ -8,7 +8,7 @@ struct CityGate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "citygate",
         abstract: "Smart-city IoT ingestion gateway: MQTT ingest, device profiles, registry and dead letters.",
-        subcommands: [RunCommand.self, DemoCommand.self, SimulateCommand.self, ProfileCommand.self, DeadLetterCommand.self, QueryCommand.self, ExportCommand.self, DebugCommand.self,
+        subcommands: [RunCommand.self, DemoCommand.self, SimulateCommand.self, ProfileCommand.self, DeadLetterCommand.self, QueryCommand.self, ExportCommand.self, StoreCommand.self, DebugCommand.self,
                       DevicesCommand.self, AlertsCommand.self, RulesCommand.self, UplinkCommand.self, TokenCommand.self, AuditCommand.self, BenchCommand.self, NABCommand.self]
     )
 }
