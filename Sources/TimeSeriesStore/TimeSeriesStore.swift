@@ -289,7 +289,9 @@ public final class TimeSeriesStore: SampleSink, Sendable {
     static func advanceAgeReference(_ s: inout State) {
         let now = MonotonicClock.nowNs()
         if s.ageReferenceMs == .min {
-            s.ageReferenceMs = s.newestMs
+            // The first data of an empty store: no later than the wall clock, as at open.
+            let wall = WallClock.nowMs()
+            s.ageReferenceMs = wall >= WallClock.plausibleFloorMs ? min(s.newestMs, wall) : s.newestMs
         } else {
             let elapsedMs = Int64((now &- s.ageReferenceUpdatedNs) / 1_000_000)
             s.ageReferenceMs = min(s.newestMs, s.ageReferenceMs &+ max(elapsedMs, 0))

@@ -38,10 +38,13 @@ struct GatewayLife {
 
     /// Waits until every marker is in the log and the given TCP ports accept; kills and fails otherwise.
     func waitReady(markers: [String], ports: [Int] = [], timeout: Duration = .seconds(180)) async throws {
+        var exited = false
         let up = await waitUntil(timeout: timeout, pollEvery: .milliseconds(20)) {
             let text = FileContents.text(atPath: log)
-            return markers.allSatisfy { text.contains($0) } && ports.allSatisfy { FreePort.isAccepting(port: $0) }
-        }
+            if markers.allSatisfy({ text.contains($0) }) && ports.allSatisfy({ FreePort.isAccepting(port: $0) }) { return true }
+            exited = !isRunning
+            return exited
+        } && !exited
         if !up { kill9() }
         try #require(up, "gateway started: \(FileContents.text(atPath: log).suffix(3000))")
     }
