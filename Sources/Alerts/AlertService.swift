@@ -36,6 +36,7 @@ public final class AlertService: Service, Sendable {
     let configuration: Configuration
     let logger: Logger
     let wakers: [String: Wakeup]
+    let volatile: VolatileEvents
     let counters: Mutex<[String: ChannelStatus]>
 
     /// Delivery status of one channel.
@@ -60,6 +61,7 @@ public final class AlertService: Service, Sendable {
         self.configuration = configuration
         self.logger = logger
         self.wakers = wiring.wakers
+        self.volatile = wiring.volatile
         // A channel new to this store starts with what happens from now on, not the whole history. Decided here,
         // before ingest starts, so no event raised during startup is skipped.
         for channel in channels {
@@ -75,6 +77,8 @@ public final class AlertService: Service, Sendable {
     /// Wake-up signals per channel, made before the engine so its `onEvents` can reach the workers.
     public struct Wiring: Sendable {
         let wakers: [String: Wakeup]
+        /// Events the engine could not write to alerts.db (disk full), per channel, delivered from memory.
+        let volatile: VolatileEvents
         /// The feed, told of every event at once.
         public let feed: AlertFeed?
 
@@ -82,8 +86,13 @@ public final class AlertService: Service, Sendable {
         public var onEvents: @Sendable ([AlertEvent]) -> Void {
             let wakers = self.wakers
             let feed = self.feed
+            let volatile = self.volatile
             return { events in
                 feed?.publish(events)
+                // Sequence 0: not in the durable log, so no worker would read it there. Alerts must keep flowing
+                // while the disk is full: hand them to every channel in memory.
+                let unlogged = events.filter { $0.seq == 0 }
+                if !unlogged.isEmpty { volatile.append(unlogged, channels: Array(wakers.keys)) }
                 for w in wakers.values { w.signal() }
             }
         }
@@ -91,7 +100,7 @@ public final class AlertService: Service, Sendable {
 
     /// Makes the wake-up signals for the named durable channels (not the feed).
     public static func wiring(channelNames: [String], feed: AlertFeed?) -> Wiring {
-        Wiring(wakers: Dictionary(uniqueKeysWithValues: channelNames.map { ($0, Wakeup()) }), feed: feed)
+        Wiring(wakers: Dictionary(uniqueKeysWithValues: channelNames.map { ($0, Wakeup()) }), volatile: VolatileEvents(), feed: feed)
     }
 
     /// Delivery status per channel.
@@ -158,6 +167,29 @@ public final class AlertService: Service, Sendable {
                 batch = []
             }
             if batch.isEmpty {
+                // Events that could not be logged (disk full) go out from memory, after the durable backlog.
+                let unlogged = volatile.peek(channel: name, limit: configuration.batchSize)
+                if !unlogged.isEmpty {
+                    let mine = unlogged.filter { $0.isFor(channel: name) }
+                    do {
+                        if !mine.isEmpty { try await channel.deliver(mine) }
+                        volatile.drop(channel: name, count: unlogged.count)
+                        delay = configuration.retryInitial
+                        counters.withLock {
+                            $0[name, default: ChannelStatus()].delivered += mine.count
+                            $0[name]?.lastError = nil
+                        }
+                    } catch {
+                        counters.withLock {
+                            $0[name, default: ChannelStatus()].failures += 1
+                            $0[name]?.lastError = "\(error)"
+                        }
+                        let jittered = delay * Double.random(in: 0.5...1.0)
+                        do { try await Task.sleep(for: jittered) } catch { break }
+                        delay = min(delay * 2, configuration.retryMax)
+                    }
+                    continue
+                }
                 // Wait for the engine's signal, or look again in a second (a missed signal costs at most that).
                 await wake.wait(timeout: .seconds(1))
                 continue
@@ -166,7 +198,13 @@ public final class AlertService: Service, Sendable {
             do {
                 if !mine.isEmpty { try await channel.deliver(mine) }
                 cursor = batch.last!.seq
-                try store.setCursor(channel: name, seq: cursor)
+                // Delivered: move on in memory even if the cursor cannot be saved (disk full); after a restart the
+                // saved cursor resends these (at least once; receivers deduplicate by gateway + seq).
+                do {
+                    try store.setCursor(channel: name, seq: cursor)
+                } catch {
+                    logger.warning("Alert channel cursor could not be saved", metadata: ["alert.channel": "\(name)", "error": "\(error)"])
+                }
                 delay = configuration.retryInitial
                 counters.withLock {
                     $0[name, default: ChannelStatus()].delivered += mine.count
@@ -231,5 +269,41 @@ final class Wakeup: Sendable {
             group.cancelAll()
         }
         state.withLock { $0.pending = false }
+    }
+}
+
+/// Alert events that are not in the durable log (alerts.db could not be written), queued per channel in memory and
+/// delivered after the channel's durable backlog. Bounded: beyond `limit` per channel the oldest are dropped and
+/// counted (`gateway_alert_volatile_dropped_total`). Lost on a restart, like the rest of what the full disk refused.
+final class VolatileEvents: Sendable {
+    let queues = Mutex<[String: [AlertEvent]]>([:])
+    let limit: Int
+    let dropped = Counter(label: "gateway_alert_volatile_dropped_total")
+
+    init(limit: Int = 10_000) { self.limit = limit }
+
+    func append(_ events: [AlertEvent], channels: [String]) {
+        var overflow = 0
+        queues.withLock { q in
+            for name in channels {
+                q[name, default: []].append(contentsOf: events)
+                if let n = q[name]?.count, n > limit {
+                    q[name]!.removeFirst(n - limit)
+                    overflow += n - limit
+                }
+            }
+        }
+        if overflow > 0 { dropped.increment(by: Int64(overflow)) }
+    }
+
+    func peek(channel: String, limit: Int) -> [AlertEvent] {
+        queues.withLock { Array(($0[channel] ?? []).prefix(limit)) }
+    }
+
+    func drop(channel: String, count: Int) {
+        queues.withLock { q in
+            guard let n = q[channel]?.count else { return }
+            q[channel]!.removeFirst(min(count, n))
+        }
     }
 }

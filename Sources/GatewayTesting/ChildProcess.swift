@@ -13,7 +13,7 @@ import Darwin
 /// write end of another test's pipe or a client socket.
 public struct ChildProcess: Sendable {
     /// Process id.
-    let pid: pid_t
+    public let pid: pid_t
 
     /// Spawns `executable` (a path, or a name looked up in PATH) with stdin from `stdinPath` (or /dev/null) and
     /// stdout/stderr appended to the given files (stderr to stdout's file when nil).

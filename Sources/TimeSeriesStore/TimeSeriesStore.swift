@@ -206,7 +206,10 @@ public final class TimeSeriesStore: SampleSink, Sendable {
         }
         report.walNotes = replay.notes
         if !readOnly { try catalog.insertSeries(newSeries) }
-        s.ageReferenceMs = s.newestMs
+        // Data stamped while the wall clock ran ahead (a jump to next year) must not age everything else out at the
+        // next start: the reference starts no later than now, when now is plausible.
+        let wallNow = WallClock.nowMs()
+        s.ageReferenceMs = wallNow >= WallClock.plausibleFloorMs ? min(s.newestMs, wallNow) : s.newestMs
         s.ageReferenceUpdatedNs = MonotonicClock.nowNs()
 
         self.wal = readOnly ? nil : try WALWriter(directory: dir + "/" + Filenames.wal, segmentBytes: configuration.walSegmentBytes,
@@ -286,7 +289,9 @@ public final class TimeSeriesStore: SampleSink, Sendable {
     static func advanceAgeReference(_ s: inout State) {
         let now = MonotonicClock.nowNs()
         if s.ageReferenceMs == .min {
-            s.ageReferenceMs = s.newestMs
+            // The first data of an empty store: no later than the wall clock, as at open.
+            let wall = WallClock.nowMs()
+            s.ageReferenceMs = wall >= WallClock.plausibleFloorMs ? min(s.newestMs, wall) : s.newestMs
         } else {
             let elapsedMs = Int64((now &- s.ageReferenceUpdatedNs) / 1_000_000)
             s.ageReferenceMs = min(s.newestMs, s.ageReferenceMs &+ max(elapsedMs, 0))
@@ -294,8 +299,13 @@ public final class TimeSeriesStore: SampleSink, Sendable {
         s.ageReferenceUpdatedNs = now
     }
 
+    /// The time partitions close against: the newest data, but never past the wall clock, so samples stamped a
+    /// year ahead (a clock jump, a device with a wrong clock) do not make every partition look closed from then on
+    /// (a checkpoint per append).
+    static func closingReference(_ s: State) -> Int64 { min(s.newestMs, WallClock.nowMs()) }
+
     func hasClosedPartition(_ s: State) -> Bool {
-        let end = s.newestMs - configuration.sealGraceMs
+        let end = TimeSeriesStore.closingReference(s) - configuration.sealGraceMs
         return s.heads.keys.contains { $0 + configuration.partitionMs <= end }
     }
 
@@ -371,7 +381,7 @@ public final class TimeSeriesStore: SampleSink, Sendable {
     /// again next time), never a gap.
     func compactClosedPartitions() throws {
         let groups: [[StoreCatalog.SegmentRow]] = state.withLock { s in
-            let closedBefore = s.newestMs - configuration.sealGraceMs
+            let closedBefore = TimeSeriesStore.closingReference(s) - configuration.sealGraceMs
             let rows = s.segments.map(\.row).filter { $0.partitionStart + configuration.partitionMs <= closedBefore }
             return Dictionary(grouping: rows, by: \.partitionStart).values.filter { $0.count > 1 }.map { $0.sorted { $0.id < $1.id } }
         }

@@ -8,9 +8,20 @@ struct CityGate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "citygate",
         abstract: "Smart-city IoT ingestion gateway: MQTT ingest, device profiles, registry and dead letters.",
-        subcommands: [RunCommand.self, DemoCommand.self, SimulateCommand.self, ProfileCommand.self, DeadLetterCommand.self, QueryCommand.self, ExportCommand.self, DebugCommand.self,
+        subcommands: [RunCommand.self, DemoCommand.self, SimulateCommand.self, ProfileCommand.self, DeadLetterCommand.self, QueryCommand.self, ExportCommand.self, StoreCommand.self, DebugCommand.self,
                       DevicesCommand.self, AlertsCommand.self, RulesCommand.self, UplinkCommand.self, TokenCommand.self, AuditCommand.self, BenchCommand.self, NABCommand.self]
     )
+
+    /// The arguments, read back from /proc/self/cmdline when the runtime saw none: under an LD_PRELOAD library such
+    /// as libfaketime (the fault tests' clock jumps) Swift's `CommandLine.arguments` comes up empty on Linux.
+    static func main() async {
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        if CommandLine.arguments.count <= 1, let raw = FileManager.default.contents(atPath: "/proc/self/cmdline") {
+            arguments = raw.split(separator: 0, omittingEmptySubsequences: false).dropFirst().map { String(decoding: $0, as: UTF8.self) }
+            if arguments.last == "" { arguments.removeLast() }
+        }
+        await main(arguments)
+    }
 }
 
 /// Options shared by commands that open a gateway configuration.
