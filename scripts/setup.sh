@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Installs what CityGate needs on Debian/Ubuntu: the C libraries it links (libmosquitto, libzstd, libsqlite3),
+# Installs what CityGate needs on Debian/Ubuntu: the C libraries it links (libmosquitto, libzstd, libsqlite3, libdeflate),
 # the broker and clients its demo and tests run (mosquitto, mosquitto_pub/sub), VictoriaMetrics and curl as the uplink's
 # receiver in the integration test and `bench uplink`/`bench store`, openssl for the TLS tests, Python paho-mqtt as an
 # outside MQTT client, and libcoap's coap-client and Python aiocoap as outside CoAP clients. Swift itself must already
 # be on PATH.
 set -euo pipefail
 
-packages=(pkg-config libmosquitto-dev libzstd-dev libsqlite3-dev mosquitto mosquitto-clients openssl python3 libcoap3-bin victoria-metrics curl)
+packages=(pkg-config libmosquitto-dev libzstd-dev libsqlite3-dev libdeflate-dev mosquitto mosquitto-clients openssl python3 libcoap3-bin victoria-metrics curl)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
