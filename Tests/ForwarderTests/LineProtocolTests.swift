@@ -71,12 +71,17 @@ struct LineProtocolTests {
     }
 
     @Test func aBatchRendersAsTheConcatenationOfItsPointsAndADamagedRowIsAnError() async throws {
-        let points = (0..<2_500).map { i in
-            RollupPoint(device: "dev \(i)", metric: "level", unit: i % 2 == 0 ? "" : "m", windowMs: 60_000, startMs: Int64(i) * 60_000, count: i % 7,
-                        min: Double(i) / 100, max: Double(i) * 1.5, sum: Double(i) / 3, last: -Double(i))
+        var points: [RollupPoint] = []
+        for i in 0..<2_500 {
+            let x = Double(i)
+            let unit = i % 2 == 0 ? "" : "m"
+            points.append(RollupPoint(device: "dev \(i)", metric: "level", unit: unit, windowMs: 60_000, startMs: Int64(i) * 60_000, count: i % 7,
+                                      min: x / 100, max: x * 1.5, sum: x / 3, last: -x))
         }
-        let rows = stride(from: 0, to: points.count, by: 1_000).enumerated().map { n, i in
-            OutboxBatch.Row(id: Int64(n + 1), points: min(1_000, points.count - i), createdMs: 0, body: OutboxCodec.encode(points[i..<min(i + 1_000, points.count)]))
+        var rows: [OutboxBatch.Row] = []
+        for start in stride(from: 0, to: points.count, by: 1_000) {
+            let end = min(start + 1_000, points.count)
+            rows.append(OutboxBatch.Row(id: Int64(rows.count + 1), points: end - start, createdMs: 0, body: OutboxCodec.encode(points[start..<end])))
         }
         let sink = try HTTPLineProtocolSink(configuration: .init(name: "vm", url: "http://127.0.0.1:1/write", gateway: "gw", gzip: false))
         let rendered = try sink.render(OutboxBatch(sink: "vm", seq: 1, stream: .rollups(windowMs: 60_000), rows: rows))

@@ -62,7 +62,7 @@ struct SinkRunnerTests {
             gatewayID: "g", outboxPath: dir.file("o.db"), windows: [RollupWindow(sizeMs: 1_000, latenessMs: 0)], rowPoints: 5, flushInterval: .milliseconds(20),
             backlogAlertAgeMs: nil, statusInterval: .milliseconds(50),
             sinks: [.init(kind: .http(.init(name: "flaky", url: "http://127.0.0.1:1/write", gateway: "g")), batchPoints: 7,
-                          backoff: Backoff(initial: .milliseconds(1), maximum: .milliseconds(5))),
+                          backoff: Backoff(initial: .milliseconds(1), maximum: .milliseconds(5)), maxInFlight: 1),
                     .init(kind: .http(.init(name: "steady", url: "http://127.0.0.1:1/write", gateway: "g")), batchPoints: 100)])
         let flaky = FakeSink(name: "flaky", failFirst: 4, rejectSeq: 2)
         let steady = FakeSink(name: "steady")
@@ -84,7 +84,8 @@ struct SinkRunnerTests {
         task.cancel()
         _ = try? await task.value
 
-        // Every attempt of the flaky sink is the same batch until it goes through; sequence numbers never skip.
+        // One batch in flight: every attempt of the flaky sink is the same batch until it goes through; sequence
+        // numbers never skip.
         let seqs = flaky.batches.map(\.seq)
         #expect(seqs.prefix(5) == [1, 1, 1, 1, 1])
         #expect(Array(Set(seqs)).sorted() == Array(1...Int64(Set(seqs).count)))
