@@ -138,7 +138,13 @@ public enum LineProtocol {
     @inline(__always)
     static func writeTag(_ prefix: StaticString, _ value: UnsafeBufferPointer<UInt8>, to out: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
         guard !value.isEmpty else { return out }
-        var p = write(prefix, to: out)
+        return writeEscaped(value, to: write(prefix, to: out))
+    }
+
+    /// A tag value with `,`, `=`, space and `\` escaped and control characters as `_`; at most twice its bytes.
+    @inline(__always)
+    static func writeEscaped(_ value: UnsafeBufferPointer<UInt8>, to out: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+        var p = out
         for b in value {
             switch b {
             case UInt8(ascii: ","), UInt8(ascii: "="), UInt8(ascii: " "), UInt8(ascii: "\\"):
@@ -288,16 +294,9 @@ public enum LineProtocol {
         out.append(UInt8(ascii: ","))
         out.append(contentsOf: key.utf8)
         out.append(UInt8(ascii: "="))
-        for b in value {
-            switch b {
-            case UInt8(ascii: ","), UInt8(ascii: "="), UInt8(ascii: " "), UInt8(ascii: "\\"):
-                out.append(UInt8(ascii: "\\"))
-                out.append(b)
-            case 0..<0x20, 0x7F:
-                out.append(UInt8(ascii: "_"))
-            default:
-                out.append(b)
-            }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 2 * value.count) { tmp in
+            let end = writeEscaped(value, to: tmp.baseAddress!)
+            out.append(contentsOf: UnsafeBufferPointer(start: tmp.baseAddress!, count: end - tmp.baseAddress!))
         }
     }
 
