@@ -17,12 +17,19 @@ public struct ForwarderConfiguration: Sendable, Hashable {
         public var batchPoints: Int
         /// Retry policy.
         public var backoff: Backoff
+        /// Most batches on the wire at once (HTTP; an MQTT sink always sends one at a time).
+        public var maxInFlight: Int
 
         /// Creates a sink entry.
-        public init(kind: Kind, batchPoints: Int = 10_000, backoff: Backoff = Backoff()) {
+        public init(kind: Kind, batchPoints: Int = 10_000, backoff: Backoff = Backoff(), maxInFlight: Int = 2) {
             self.kind = kind
             self.batchPoints = max(1, batchPoints)
             self.backoff = backoff
+            if case .mqtt = kind {
+                self.maxInFlight = 1
+            } else {
+                self.maxInFlight = max(1, maxInFlight)
+            }
         }
 
         /// The sink's name.

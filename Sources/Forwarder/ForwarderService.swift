@@ -147,9 +147,10 @@ public final class ForwarderService: Service, Sendable {
     /// Flushes every interval and runs the sinks until graceful shutdown; then commits a final cut.
     public func run() async throws {
         let runners = zip(sinks, counters).map { sink, c in
-            SinkRunner(sink: sink, outbox: outbox, executor: executor, batchPoints: configuration.sinks.first { $0.name == sink.name }?.batchPoints ?? 10_000,
-                       backoff: configuration.sinks.first { $0.name == sink.name }?.backoff ?? Backoff(),
-                       idlePoll: min(configuration.flushInterval, .milliseconds(250)), counters: c, logger: logger)
+            let settings = configuration.sinks.first { $0.name == sink.name }
+            return SinkRunner(sink: sink, outbox: outbox, executor: executor, batchPoints: settings?.batchPoints ?? 10_000,
+                              maxInFlight: sink.sendsOneAtATime ? 1 : settings?.maxInFlight ?? 1, backoff: settings?.backoff ?? Backoff(),
+                              idlePoll: min(configuration.flushInterval, .milliseconds(250)), counters: c, logger: logger)
         }
         await withTaskGroup(of: Void.self) { group in
             for runner in runners { group.addTask { await runner.run() } }

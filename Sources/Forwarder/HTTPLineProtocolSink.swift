@@ -21,6 +21,10 @@ public final class HTTPLineProtocolSink: UplinkSink {
         public var gateway: String
         /// gzip the body.
         public var gzip: Bool
+        /// gzip level, 1 (fastest) to 9 (smallest).
+        public var gzipLevel: Int
+        /// Which fields of a rollup point go upstream (all six by default).
+        public var fields: RollupFields
         /// Token sent as `Authorization: <tokenScheme> <token>`.
         public var token: String?
         /// `Token` (InfluxDB 2.x) or `Bearer`.
@@ -37,12 +41,15 @@ public final class HTTPLineProtocolSink: UplinkSink {
         public var timeout: Duration
 
         /// Creates settings.
-        public init(name: String, url: String, gateway: String, gzip: Bool = true, token: String? = nil, tokenScheme: String = "Token",
-                    username: String? = nil, password: String? = nil, caFile: String? = nil, insecure: Bool = false, timeout: Duration = .seconds(30)) {
+        public init(name: String, url: String, gateway: String, gzip: Bool = true, gzipLevel: Int = 1, fields: RollupFields = .all, token: String? = nil,
+                    tokenScheme: String = "Token", username: String? = nil, password: String? = nil, caFile: String? = nil, insecure: Bool = false,
+                    timeout: Duration = .seconds(30)) {
             self.name = name
             self.url = url
             self.gateway = gateway
             self.gzip = gzip
+            self.gzipLevel = min(9, max(1, gzipLevel))
+            self.fields = fields.isEmpty ? .all : fields
             self.token = token
             self.tokenScheme = tokenScheme
             self.username = username
@@ -90,16 +97,38 @@ public final class HTTPLineProtocolSink: UplinkSink {
         }
     }
 
-    /// Line protocol for a batch, uncompressed.
+    /// Line protocol for a batch, uncompressed. Rollup rows are rendered straight from their bytes into one buffer
+    /// sized for the worst case (`LineProtocol.rowBound`), so nothing is reallocated or copied on the way.
     public func render(_ batch: OutboxBatch) throws -> [UInt8] {
         var body: [UInt8] = []
-        body.reserveCapacity(batch.bytes * 2 + 256)
         if batch.stream.isRollup {
             let window = Array(RollupWindow.label(batch.stream.rawValue).utf8)
+            var bound = 0
             for row in batch.rows {
-                guard LineProtocol.appendRollups(row.body, window: window, gateway: gatewayBytes, to: &body) else {
+                guard let b = LineProtocol.rowBound(row.body, window: window.count, gateway: gatewayBytes.count) else {
                     throw UplinkSinkError.encoding("outbox row \(row.id) is damaged")
                 }
+                bound += b
+            }
+            guard bound > 0 else { return [] }
+            let fields = configuration.fields
+            let gateway = gatewayBytes
+            body = try [UInt8](unsafeUninitializedCapacity: bound) { buffer, count in
+                let start = buffer.baseAddress!
+                var p = start
+                for row in batch.rows {
+                    let end = row.body.withUnsafeBufferPointer { b in
+                        window.withUnsafeBufferPointer { w in
+                            gateway.withUnsafeBufferPointer { g in LineProtocol.renderRollups(b, window: w, gateway: g, fields: fields, to: p) }
+                        }
+                    }
+                    guard let end else {
+                        count = p - start
+                        throw UplinkSinkError.encoding("outbox row \(row.id) is damaged")
+                    }
+                    p = end
+                }
+                count = p - start
             }
         } else {
             for row in batch.rows {
@@ -113,7 +142,7 @@ public final class HTTPLineProtocolSink: UplinkSink {
     /// Renders (and compresses) the body.
     public func prepare(_ batch: OutboxBatch) async throws -> PreparedBatch {
         let body = try render(batch)
-        if configuration.gzip, let zipped = Gzip.compress(body) {
+        if configuration.gzip, let zipped = Gzip.compress(body, level: configuration.gzipLevel) {
             return PreparedBatch(batch: batch, body: zipped, renderedBytes: body.count, gzipped: true)
         }
         return PreparedBatch(batch: batch, body: body, renderedBytes: body.count, gzipped: false)

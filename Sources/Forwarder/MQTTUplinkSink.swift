@@ -3,7 +3,9 @@ import Synchronization
 
 /// Publishes batches as JSON (`JSONBatch`) at QoS 1 through its own libmosquitto connection to the upstream broker.
 ///
-/// A batch counts as acknowledged when the broker's PUBACK arrives (libmosquitto's `on_publish`). The sink has
+/// A batch counts as acknowledged when the broker's PUBACK arrives (libmosquitto's `on_publish`) with a success
+/// reason code; an MQTT 5 PUBACK with an error reason code (0x80 or above, such as 0x87 not authorized or 0x97
+/// quota exceeded) is a failure, and the batch is sent again after the backoff. The sink has
 /// one batch in flight at a time and owns its client, so the client's completed-publish counter moving past its
 /// value before the publish is that batch's PUBACK. When no PUBACK arrives within `ackTimeout`, or the connection
 /// drops, the client is discarded (with whatever libmosquitto still held for it) and a fresh one is connected for
@@ -80,6 +82,7 @@ public final class MQTTUplinkSink: UplinkSink {
             guard c.isConnected else { throw UplinkSinkError.notConnected(c.lastError.map { "\($0)" } ?? "connecting") }
         }
         let before = c.statistics.messagesPublished
+        let refusedBefore = c.statistics.messagesRefused
         let disconnects = c.statistics.disconnects
         let payload = JSONBatch.render(batch, gateway: configuration.gateway)
         do {
@@ -91,13 +94,19 @@ public final class MQTTUplinkSink: UplinkSink {
         let deadline = ContinuousClock.now.advanced(by: configuration.ackTimeout)
         while ContinuousClock.now < deadline {
             let s = c.statistics
-            if s.messagesPublished > before { return .acknowledged }
+            if s.messagesPublished > before {
+                if s.messagesRefused > refusedBefore { throw UplinkSinkError.refused(reasonCode: s.lastRefusalReasonCode) }
+                return .acknowledged
+            }
             if s.disconnects != disconnects || !s.isConnected { break }
             try await Task.sleep(for: .milliseconds(2))
         }
         discardClient()
         throw UplinkSinkError.timeout
     }
+
+    /// One batch at a time: the PUBACK is matched by the client's completion counter, not by message id.
+    public var sendsOneAtATime: Bool { true }
 
     /// Disconnects.
     public func shutdown() async {

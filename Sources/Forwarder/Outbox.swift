@@ -8,17 +8,19 @@ import Synchronization
 /// - `outbox(id, stream, points, bytes, created_ms, body)`: rows of encoded points (`OutboxCodec`), `id` from
 ///   `AUTOINCREMENT` so it only grows, even after deletes; ordered by id within a stream.
 /// - `cursors(sink, stream, acked)`: per sink and stream, the last row id the receiver acknowledged.
-/// - `sinks(sink, next_seq, inflight_*)`: per sink the next batch sequence number and the batch in flight (stream
-///   and row-id range), written *before* the batch is sent, so after a crash the same rows go out again with the
-///   same sequence number.
+/// - `sinks(sink, next_seq, sent_*)`: per sink the sequence number the next new batch gets, and counters.
+/// - `inflight(sink, seq, stream, from_id, to_id)`: per sink the batches in flight (up to the sink's
+///   `max_in_flight`), each written *before* it is sent, so after a crash the same rows go out again with the same
+///   sequence number.
 /// - `rollup_state(key, body)`: the open windows of every series at the last commit (`RollupEngine` checkpoint).
 /// - `meta(name, value)`: the rollup clock and drop counters.
 ///
 /// ## Invariants
 /// - A commit (`commit`) writes new rows, the checkpoint and the clock in one transaction: a window is either
 ///   still open in the checkpoint or in the outbox, never both, never neither.
-/// - A cursor moves only in `ack`, after the receiver acknowledged; the row range of a batch in flight is never
-///   dropped by overflow.
+/// - A cursor moves only in `ack`, after the receiver acknowledged, and only over a contiguous acknowledged prefix
+///   of its stream: a batch acknowledged before an earlier one of the same stream waits (in memory) for it. The
+///   row range of a batch in flight is never dropped by overflow.
 /// - Rows every configured sink has acknowledged are deleted (unless `keepSent`); rows of sinks no longer in the
 ///   configuration do not hold anything back.
 ///
@@ -61,6 +63,8 @@ public final class Outbox: Sendable {
             CREATE TABLE IF NOT EXISTS cursors(sink TEXT NOT NULL, stream INTEGER NOT NULL, acked INTEGER NOT NULL, PRIMARY KEY(sink, stream)) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS sinks(sink TEXT PRIMARY KEY, next_seq INTEGER NOT NULL, inflight_stream INTEGER, inflight_from INTEGER,
                 inflight_to INTEGER, sent_points INTEGER NOT NULL DEFAULT 0, sent_batches INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS inflight(sink TEXT NOT NULL, seq INTEGER NOT NULL, stream INTEGER NOT NULL, from_id INTEGER NOT NULL,
+                to_id INTEGER NOT NULL, PRIMARY KEY(sink, seq)) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS rollup_state(key TEXT PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
             """)
@@ -147,27 +151,25 @@ public final class Outbox: Sendable {
 
     // MARK: Sending
 
-    /// The next batch for `sink`: the batch recorded in flight if there is one (a crash or failure interrupted
-    /// it), else up to `maxPoints` points (at least one row) of the highest-priority stream with unsent rows,
-    /// recorded in flight with the sink's next sequence number before it is returned. Nil when nothing is pending.
-    public func nextBatch(sink: String, maxPoints: Int) throws -> OutboxBatch? {
-        try state.withLock { s in try s.nextBatch(sink: sink, maxPoints: max(1, maxPoints)) }
+    /// The next batch for `sink`: the first batch recorded in flight that is not acknowledged and not in
+    /// `excluding` (a crash or failure interrupted it: same rows, same sequence number), else up to `maxPoints`
+    /// points (at least one row) of the highest-priority stream with rows after everything in flight, recorded in
+    /// flight with the sink's next sequence number before it is returned. A stream of events (alerts, status) has
+    /// at most one batch in flight. Nil when nothing is pending.
+    ///
+    /// A runner with several requests on the wire passes their sequence numbers as `excluding`.
+    public func nextBatch(sink: String, maxPoints: Int, excluding: Set<Int64> = []) throws -> OutboxBatch? {
+        try state.withLock { s in try s.nextBatch(sink: sink, maxPoints: max(1, maxPoints), excluding: excluding) }
     }
 
-    /// The batch that would follow `batch` once it is acknowledged, read without recording anything: a sink
-    /// prepares it while `batch` is on the wire. Make it current with `claim` after the ack.
-    public func peekBatch(after batch: OutboxBatch, maxPoints: Int) throws -> OutboxBatch? {
-        try state.withLock { s in try s.peekBatch(after: batch, maxPoints: max(1, maxPoints)) }
+    /// The batches in flight for `sink` (recorded, not yet persisted as acknowledged), in sequence order.
+    public func inFlight(sink: String) -> [OutboxStatus.InFlight] {
+        state.withLock { $0.inFlightBatches(sink: sink) }
     }
 
-    /// Records a peeked batch in flight if it is still exactly what `nextBatch` would return now (nothing of
-    /// higher priority arrived, its rows are all still there); false otherwise (call `nextBatch`).
-    public func claim(_ batch: OutboxBatch) throws -> Bool {
-        try state.withLock { s in try s.claim(batch) }
-    }
-
-    /// Records that the receiver acknowledged `batch`: moves the cursor, advances the sequence number, clears the
-    /// in-flight record and deletes rows every sink has acknowledged. One transaction.
+    /// Records that the receiver acknowledged `batch`. If every batch of its stream sent before it is acknowledged
+    /// too, moves the cursor over them, clears their in-flight records and deletes rows every sink has
+    /// acknowledged, in one transaction; otherwise only remembers the acknowledgement (in memory) until they are.
     public func ack(_ batch: OutboxBatch) throws {
         try state.withLock { s in try s.ack(batch, keepSent: configuration.keepSent) }
     }
@@ -249,20 +251,31 @@ public struct OutboxStatus: Sendable, Hashable {
         public var sentPoints: Int64
         /// Batches acknowledged since the outbox was created.
         public var sentBatches: Int64
-        /// The batch in flight, if any: stream and row ids.
-        public var inFlight: (stream: UplinkStream, from: Int64, to: Int64)?
+        /// The batches in flight, in sequence order.
+        public var inFlight: [InFlight]
+    }
 
-        public static func == (a: Sink, b: Sink) -> Bool {
-            a.name == b.name && a.backlogRows == b.backlogRows && a.backlogPoints == b.backlogPoints && a.backlogBytes == b.backlogBytes
-                && a.oldestUnsentAgeMs == b.oldestUnsentAgeMs && a.cursors == b.cursors && a.nextSeq == b.nextSeq && a.sentPoints == b.sentPoints
-                && a.sentBatches == b.sentBatches && a.inFlight?.stream == b.inFlight?.stream && a.inFlight?.from == b.inFlight?.from
-                && a.inFlight?.to == b.inFlight?.to
-        }
+    /// A batch in flight: its sequence number, stream and row ids.
+    public struct InFlight: Sendable, Hashable {
+        /// Sequence number.
+        public var seq: Int64
+        /// Stream.
+        public var stream: UplinkStream
+        /// First row id.
+        public var from: Int64
+        /// Last row id.
+        public var to: Int64
+        /// The receiver acknowledged it, but an earlier batch of its stream is still out (live view only; the
+        /// file does not record this).
+        public var acknowledged: Bool
 
-        public func hash(into h: inout Hasher) {
-            h.combine(name)
-            h.combine(nextSeq)
-            h.combine(backlogPoints)
+        /// Creates a record.
+        public init(seq: Int64, stream: UplinkStream, from: Int64, to: Int64, acknowledged: Bool = false) {
+            self.seq = seq
+            self.stream = stream
+            self.from = from
+            self.to = to
+            self.acknowledged = acknowledged
         }
     }
 

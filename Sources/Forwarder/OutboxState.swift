@@ -9,7 +9,9 @@ final class OutboxState {
     let deleteState: SQLiteStatement
     private let selectAfter: SQLiteStatement
     private let selectRange: SQLiteStatement
-    private let setInFlight: SQLiteStatement
+    private let insertInFlight: SQLiteStatement
+    private let deleteInFlight: SQLiteStatement
+    private let setNextSeq: SQLiteStatement
     private let upsertCursor: SQLiteStatement
     private let ackSink: SQLiteStatement
     private let deleteRow: SQLiteStatement
@@ -20,8 +22,11 @@ final class OutboxState {
     /// Per stream: rows up to this id have been deleted after acknowledgement.
     private var collectedThrough: [Int64: Int64] = [:]
     private var cursors: [String: [Int64: Int64]] = [:]
+    /// Per sink: the sequence number the next new batch gets.
     private var nextSeq: [String: Int64] = [:]
-    private var inFlight: [String: (stream: Int64, from: Int64, to: Int64)] = [:]
+    /// Per sink: the batches in flight, in sequence order (the `inflight` table, plus which of them the receiver
+    /// acknowledged out of order; those are persisted only once every earlier batch of their stream is).
+    private var inFlight: [String: [InFlightEntry]] = [:]
     private(set) var totalBytes: Int64 = 0
 
     init(db: SQLiteConnection, sinks: [String]) throws {
@@ -32,13 +37,14 @@ final class OutboxState {
         deleteState = try db.prepare("DELETE FROM rollup_state WHERE key = ?", persistent: true)
         selectAfter = try db.prepare("SELECT id, points, created_ms, body FROM outbox WHERE stream = ? AND id > ? ORDER BY id", persistent: true)
         selectRange = try db.prepare("SELECT id, points, created_ms, body FROM outbox WHERE stream = ? AND id >= ? AND id <= ? ORDER BY id", persistent: true)
-        setInFlight = try db.prepare("UPDATE sinks SET inflight_stream = ?, inflight_from = ?, inflight_to = ? WHERE sink = ?", persistent: true)
+        insertInFlight = try db.prepare("INSERT OR REPLACE INTO inflight(sink, seq, stream, from_id, to_id) VALUES(?, ?, ?, ?, ?)", persistent: true)
+        deleteInFlight = try db.prepare("DELETE FROM inflight WHERE sink = ? AND seq = ?", persistent: true)
+        setNextSeq = try db.prepare("UPDATE sinks SET next_seq = ? WHERE sink = ?", persistent: true)
         upsertCursor = try db.prepare(
             "INSERT INTO cursors(sink, stream, acked) VALUES(?, ?, ?) ON CONFLICT(sink, stream) DO UPDATE SET acked = excluded.acked", persistent: true)
         ackSink = try db.prepare(
             """
-            UPDATE sinks SET next_seq = ?, inflight_stream = NULL, inflight_from = NULL, inflight_to = NULL,
-                sent_points = sent_points + ?, sent_batches = sent_batches + 1 WHERE sink = ?
+            UPDATE sinks SET sent_points = sent_points + ?, sent_batches = sent_batches + ? WHERE sink = ?
             """, persistent: true)
         deleteRow = try db.prepare("DELETE FROM outbox WHERE id = ?", persistent: true)
         oldestRows = try db.prepare("SELECT id, points, bytes FROM outbox WHERE stream = ? AND id > ? ORDER BY id LIMIT 512", persistent: true)
@@ -58,10 +64,29 @@ final class OutboxState {
         for (sink, stream, acked) in try c.rows({ ($0.string(at: 0), $0.int64(at: 1), $0.int64(at: 2)) }) {
             cursors[sink, default: [:]][stream] = acked
         }
-        let s = try db.prepare("SELECT sink, next_seq, inflight_stream, inflight_from, inflight_to FROM sinks")
-        for row in try s.rows({ ($0.string(at: 0), $0.int64(at: 1), $0.int64OrNil(at: 2), $0.int64OrNil(at: 3), $0.int64OrNil(at: 4)) }) {
-            nextSeq[row.0] = row.1
-            if let stream = row.2, let from = row.3, let to = row.4 { inFlight[row.0] = (stream, from, to) }
+        // Outboxes written before several batches could be in flight kept the one batch in flight in `sinks`, with
+        // the sequence number `next_seq`: move it to `inflight` (same rows, same number) once.
+        try db.transaction {
+            let legacy = try db.prepare("SELECT sink, next_seq, inflight_stream, inflight_from, inflight_to FROM sinks WHERE inflight_stream IS NOT NULL")
+            for row in try legacy.rows({ ($0.string(at: 0), $0.int64(at: 1), $0.int64(at: 2), $0.int64(at: 3), $0.int64(at: 4)) }) {
+                try insertInFlight.bind(row.0, at: 1)
+                try insertInFlight.bind(row.1, at: 2)
+                try insertInFlight.bind(row.2, at: 3)
+                try insertInFlight.bind(row.3, at: 4)
+                try insertInFlight.bind(row.4, at: 5)
+                try insertInFlight.run()
+                let clear = try db.prepare(
+                    "UPDATE sinks SET next_seq = ?, inflight_stream = NULL, inflight_from = NULL, inflight_to = NULL WHERE sink = ?")
+                try clear.bind(row.1 + 1, at: 1)
+                try clear.bind(row.0, at: 2)
+                try clear.run()
+            }
+        }
+        let s = try db.prepare("SELECT sink, next_seq FROM sinks")
+        for (sink, seq) in try s.rows({ ($0.string(at: 0), $0.int64(at: 1)) }) { nextSeq[sink] = seq }
+        let f = try db.prepare("SELECT sink, seq, stream, from_id, to_id FROM inflight ORDER BY sink, seq")
+        for row in try f.rows({ ($0.string(at: 0), $0.int64(at: 1), $0.int64(at: 2), $0.int64(at: 3), $0.int64(at: 4)) }) {
+            inFlight[row.0, default: []].append(InFlightEntry(seq: row.1, stream: row.2, from: row.3, to: row.4))
         }
     }
 
@@ -106,111 +131,118 @@ final class OutboxState {
         return rows
     }
 
-    func nextBatch(sink: String, maxPoints: Int) throws -> OutboxBatch? {
-        let seq = nextSeq[sink] ?? 1
-        if let f = inFlight[sink] {
-            try selectRange.bind(f.stream, at: 1)
-            try selectRange.bind(f.from, at: 2)
-            try selectRange.bind(f.to, at: 3)
+    /// The first batch in flight that is neither acknowledged nor in `excluding` (sent again with its sequence
+    /// number and rows); else a new batch after everything in flight, recorded in flight before it is returned.
+    func nextBatch(sink: String, maxPoints: Int, excluding: Set<Int64>) throws -> OutboxBatch? {
+        var i = 0
+        while i < inFlight[sink, default: []].count {
+            let e = inFlight[sink]![i]
+            i += 1
+            guard !e.acked, !excluding.contains(e.seq) else { continue }
+            try selectRange.bind(e.stream, at: 1)
+            try selectRange.bind(e.from, at: 2)
+            try selectRange.bind(e.to, at: 3)
             let rows = try readRows(selectRange, maxPoints: .max)
-            if !rows.isEmpty { return OutboxBatch(sink: sink, seq: seq, stream: UplinkStream(rawValue: f.stream), rows: rows) }
-            inFlight[sink] = nil
+            if !rows.isEmpty { return OutboxBatch(sink: sink, seq: e.seq, stream: UplinkStream(rawValue: e.stream), rows: rows) }
+            // Its rows are gone (nothing deletes rows in flight; an outbox edited by hand): nothing left to send.
+            try acknowledge(sink: sink, seq: e.seq, points: 0, keepSent: true)
+            i = 0
         }
+        let flying = inFlight[sink] ?? []
         for stream in maxID.keys.map(UplinkStream.init(rawValue:)).sorted() {
-            let acked = cursors[sink]?[stream.rawValue] ?? 0
-            guard let top = maxID[stream.rawValue], top > acked else { continue }
-            try selectAfter.bind(stream.rawValue, at: 1)
-            try selectAfter.bind(acked, at: 2)
+            let raw = stream.rawValue
+            let mine = flying.filter { $0.stream == raw }
+            // Events keep their order upstream: one batch of a stream of events in flight at a time.
+            if !stream.isRollup && !mine.isEmpty { continue }
+            let after = max(cursors[sink]?[raw] ?? 0, mine.last?.to ?? 0)
+            guard let top = maxID[raw], top > after else { continue }
+            try selectAfter.bind(raw, at: 1)
+            try selectAfter.bind(after, at: 2)
             let rows = try readRows(selectAfter, maxPoints: maxPoints)
             guard let first = rows.first, let last = rows.last else { continue }
-            try setInFlight.bind(stream.rawValue, at: 1)
-            try setInFlight.bind(first.id, at: 2)
-            try setInFlight.bind(last.id, at: 3)
-            try setInFlight.bind(sink, at: 4)
-            try setInFlight.run()
-            setInFlight.reset()
-            inFlight[sink] = (stream.rawValue, first.id, last.id)
+            let seq = nextSeq[sink] ?? 1
+            try db.transaction {
+                try insertInFlight.bind(sink, at: 1)
+                try insertInFlight.bind(seq, at: 2)
+                try insertInFlight.bind(raw, at: 3)
+                try insertInFlight.bind(first.id, at: 4)
+                try insertInFlight.bind(last.id, at: 5)
+                try insertInFlight.run()
+                try setNextSeq.bind(seq + 1, at: 1)
+                try setNextSeq.bind(sink, at: 2)
+                try setNextSeq.run()
+            }
+            inFlight[sink, default: []].append(InFlightEntry(seq: seq, stream: raw, from: first.id, to: last.id))
+            nextSeq[sink] = seq + 1
             return OutboxBatch(sink: sink, seq: seq, stream: stream, rows: rows)
         }
         return nil
     }
 
-    /// The first stream in priority order with rows after the sink's cursor (with `override` as a hypothetical
-    /// cursor), and that cursor.
-    private func pendingStreams(sink: String, override: (Int64, Int64)? = nil) -> [(UplinkStream, Int64)] {
-        maxID.keys.map(UplinkStream.init(rawValue:)).sorted().compactMap { stream in
-            var acked = cursors[sink]?[stream.rawValue] ?? 0
-            if let o = override, o.0 == stream.rawValue { acked = max(acked, o.1) }
-            guard let top = maxID[stream.rawValue], top > acked else { return nil }
-            return (stream, acked)
-        }
-    }
-
-    func peekBatch(after batch: OutboxBatch, maxPoints: Int) throws -> OutboxBatch? {
-        guard let last = batch.rows.last else { return nil }
-        for (stream, acked) in pendingStreams(sink: batch.sink, override: (batch.stream.rawValue, last.id)) {
-            try selectAfter.bind(stream.rawValue, at: 1)
-            try selectAfter.bind(acked, at: 2)
-            let rows = try readRows(selectAfter, maxPoints: maxPoints)
-            if !rows.isEmpty { return OutboxBatch(sink: batch.sink, seq: batch.seq + 1, stream: stream, rows: rows) }
-        }
-        return nil
-    }
-
-    func claim(_ batch: OutboxBatch) throws -> Bool {
-        guard inFlight[batch.sink] == nil, batch.seq == (nextSeq[batch.sink] ?? 1), let first = batch.rows.first, let last = batch.rows.last,
-              let (stream, acked) = pendingStreams(sink: batch.sink).first, stream == batch.stream, acked < first.id else { return false }
-        let count = try db.prepare("SELECT COUNT(*) FROM outbox WHERE stream = ? AND id > ? AND id <= ?")
-        try count.bind(stream.rawValue, at: 1)
-        try count.bind(acked, at: 2)
-        try count.bind(last.id, at: 3)
-        guard try count.step() == .row, count.int(at: 0) == batch.rows.count else { return false }
-        try setInFlight.bind(stream.rawValue, at: 1)
-        try setInFlight.bind(first.id, at: 2)
-        try setInFlight.bind(last.id, at: 3)
-        try setInFlight.bind(batch.sink, at: 4)
-        try setInFlight.run()
-        setInFlight.reset()
-        inFlight[batch.sink] = (stream.rawValue, first.id, last.id)
-        return true
+    /// The batches in flight for `sink`, in sequence order.
+    func inFlightBatches(sink: String) -> [OutboxStatus.InFlight] {
+        (inFlight[sink] ?? []).map { .init(seq: $0.seq, stream: UplinkStream(rawValue: $0.stream), from: $0.from, to: $0.to, acknowledged: $0.acked) }
     }
 
     func ack(_ batch: OutboxBatch, keepSent: Bool) throws {
-        guard let last = batch.rows.last else { return }
-        let stream = batch.stream.rawValue
+        try acknowledge(sink: batch.sink, seq: batch.seq, points: batch.points, keepSent: keepSent)
+    }
+
+    /// Marks the batch acknowledged; then, if it and every batch of its stream sent before it are, moves the cursor
+    /// over that contiguous prefix, forgets those batches and deletes rows every sink has acknowledged. One
+    /// transaction. A batch acknowledged ahead of an earlier one only waits in memory: after a crash it is sent
+    /// again (and overwrites upstream).
+    private func acknowledge(sink: String, seq: Int64, points: Int, keepSent: Bool) throws {
+        guard var list = inFlight[sink], let index = list.firstIndex(where: { $0.seq == seq }) else { return }
+        list[index].acked = true
+        list[index].points = points
+        let stream = list[index].stream
+        var done: [InFlightEntry] = []
+        for e in list where e.stream == stream {
+            guard e.acked else { break }
+            done.append(e)
+        }
+        guard let through = done.last?.to else {
+            inFlight[sink] = list
+            return
+        }
         try db.transaction {
-            try upsertCursor.bind(batch.sink, at: 1)
+            try upsertCursor.bind(sink, at: 1)
             try upsertCursor.bind(stream, at: 2)
-            try upsertCursor.bind(last.id, at: 3)
+            try upsertCursor.bind(through, at: 3)
             try upsertCursor.run()
-            upsertCursor.reset()
-            try ackSink.bind(batch.seq + 1, at: 1)
-            try ackSink.bind(batch.points, at: 2)
-            try ackSink.bind(batch.sink, at: 3)
+            for e in done {
+                try deleteInFlight.bind(sink, at: 1)
+                try deleteInFlight.bind(e.seq, at: 2)
+                try deleteInFlight.run()
+            }
+            try ackSink.bind(done.reduce(0) { $0 + $1.points }, at: 1)
+            try ackSink.bind(done.count, at: 2)
+            try ackSink.bind(sink, at: 3)
             try ackSink.run()
-            ackSink.reset()
             if !keepSent {
-                let through = sinks.map { $0 == batch.sink ? last.id : (cursors[$0]?[stream] ?? 0) }.min() ?? 0
+                let collect = sinks.map { $0 == sink ? through : (cursors[$0]?[stream] ?? 0) }.min() ?? 0
                 let from = collectedThrough[stream] ?? 0
-                if through > from {
+                if collect > from {
                     let sum = try db.prepare("SELECT COALESCE(SUM(bytes), 0) FROM outbox WHERE stream = ? AND id > ? AND id <= ?")
                     try sum.bind(stream, at: 1)
                     try sum.bind(from, at: 2)
-                    try sum.bind(through, at: 3)
+                    try sum.bind(collect, at: 3)
                     let bytes = try sum.step() == .row ? sum.int64(at: 0) : 0
                     let del = try db.prepare("DELETE FROM outbox WHERE stream = ? AND id > ? AND id <= ?")
                     try del.bind(stream, at: 1)
                     try del.bind(from, at: 2)
-                    try del.bind(through, at: 3)
+                    try del.bind(collect, at: 3)
                     try del.run()
                     totalBytes -= bytes
-                    collectedThrough[stream] = through
+                    collectedThrough[stream] = collect
                 }
             }
         }
-        cursors[batch.sink, default: [:]][stream] = last.id
-        nextSeq[batch.sink] = batch.seq + 1
-        inFlight[batch.sink] = nil
+        let popped = Set(done.map(\.seq))
+        list.removeAll { popped.contains($0.seq) }
+        inFlight[sink] = list
+        cursors[sink, default: [:]][stream] = through
     }
 
     /// Drops rows until the payload is within `maxBytes`: finest rollups first, oldest first, then coarser
@@ -219,7 +251,7 @@ final class OutboxState {
         guard totalBytes > maxBytes else { return [:] }
         var dropped: [UplinkStream: Int] = [:]
         let order = maxID.keys.map(UplinkStream.init(rawValue:)).filter(\.isDroppable).sorted(by: >)
-        let protected = Array(inFlight.values)
+        let protected = inFlight.values.flatMap { $0 }
         for stream in order where totalBytes > maxBytes {
             // Oldest first, a page at a time; rows of a batch in flight are stepped over.
             var after: Int64 = 0
@@ -263,15 +295,19 @@ final class OutboxState {
         let backlog = try db.prepare(
             "SELECT COUNT(*), COALESCE(SUM(points), 0), COALESCE(SUM(bytes), 0), MIN(created_ms) FROM outbox WHERE stream = ? AND id > ?")
         let cursorQuery = try db.prepare("SELECT stream, acked FROM cursors WHERE sink = ?")
-        let sinkQuery = try db.prepare(
-            "SELECT next_seq, sent_points, sent_batches, inflight_stream, inflight_from, inflight_to FROM sinks WHERE sink = ?")
+        let sinkQuery = try db.prepare("SELECT next_seq, sent_points, sent_batches FROM sinks WHERE sink = ?")
+        let hasInFlightTable = try db.prepare("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'inflight'").rows { $0.int(at: 0) }.first == 1
+        let inFlightQuery = try db.prepare(
+            hasInFlightTable
+                ? "SELECT seq, stream, from_id, to_id FROM inflight WHERE sink = ? ORDER BY seq"
+                : "SELECT next_seq, inflight_stream, inflight_from, inflight_to FROM sinks WHERE sink = ? AND inflight_stream IS NOT NULL")
         for sink in sinks {
             try cursorQuery.bind(sink, at: 1)
             var cursors: [UplinkStream: Int64] = [:]
             while try cursorQuery.step() == .row { cursors[UplinkStream(rawValue: cursorQuery.int64(at: 0))] = cursorQuery.int64(at: 1) }
             cursorQuery.reset()
             var s = OutboxStatus.Sink(name: sink, backlogRows: 0, backlogPoints: 0, backlogBytes: 0, oldestUnsentAgeMs: 0, cursors: cursors, nextSeq: 1,
-                                      sentPoints: 0, sentBatches: 0, inFlight: nil)
+                                      sentPoints: 0, sentBatches: 0, inFlight: [])
             var oldest = Int64.max
             for stream in streams {
                 try backlog.bind(stream, at: 1)
@@ -290,11 +326,12 @@ final class OutboxState {
                 s.nextSeq = sinkQuery.int64(at: 0)
                 s.sentPoints = sinkQuery.int64(at: 1)
                 s.sentBatches = sinkQuery.int64(at: 2)
-                if let st = sinkQuery.int64OrNil(at: 3), let f = sinkQuery.int64OrNil(at: 4), let t = sinkQuery.int64OrNil(at: 5) {
-                    s.inFlight = (UplinkStream(rawValue: st), f, t)
-                }
             }
             sinkQuery.reset()
+            try inFlightQuery.bind(sink, at: 1)
+            s.inFlight = try inFlightQuery.rows {
+                OutboxStatus.InFlight(seq: $0.int64(at: 0), stream: UplinkStream(rawValue: $0.int64(at: 1)), from: $0.int64(at: 2), to: $0.int64(at: 3))
+            }
             status.sinks.append(s)
         }
         let meta = try db.prepare("SELECT name, value FROM meta")
@@ -308,4 +345,15 @@ final class OutboxState {
         if try open.step() == .row { status.openSeries = open.int(at: 0) }
         return status
     }
+}
+
+/// One batch in flight, as `OutboxState` tracks it.
+struct InFlightEntry {
+    var seq: Int64
+    var stream: Int64
+    var from: Int64
+    var to: Int64
+    /// Acknowledged, waiting for an earlier batch of its stream.
+    var acked = false
+    var points = 0
 }

@@ -3,85 +3,126 @@ import Logging
 import Metrics
 import Synchronization
 
-/// Drives one sink: takes the next batch from the outbox, sends it, and moves the cursor only after the receiver
+/// Drives one sink: takes batches from the outbox, sends them, and moves the cursor only after the receiver
 /// acknowledged; backs off on failure. One per sink, each with its own cursor, so a dead receiver never holds up
 /// another.
+///
+/// Up to `maxInFlight` batches are on the wire at once, each prepared (rendered, compressed) in its own child task,
+/// so the CPU work of one overlaps the others' round trips and the receiver always has a request to work on. The
+/// outbox records each batch in flight before it is sent and moves the cursor only over a contiguous acknowledged
+/// prefix of a stream (`Outbox.ack`), so an acknowledgement that overtakes an earlier batch never skips it.
 struct SinkRunner: Sendable {
     let sink: any UplinkSink
     let outbox: Outbox
     let executor: OutboxExecutor
     let batchPoints: Int
+    let maxInFlight: Int
     let backoff: Backoff
     let idlePoll: Duration
     let counters: SinkCounters
     let logger: Logger
 
+    /// One request's end.
+    private struct Completion: Sendable {
+        var batch: OutboxBatch
+        var result: Result<SinkOutcome, any Error>
+    }
+
     /// Sends until the task is cancelled.
     ///
-    /// While a batch is on the wire the next one is read and prepared (rendered, compressed) in a child task, so
-    /// the CPU work overlaps the receiver's; it is sent only if it is still what the outbox would choose after the
-    /// acknowledgement (`Outbox.claim`).
+    /// On a failure no new batch goes out: the requests still on the wire finish (their acknowledgements count),
+    /// the runner waits out the backoff, then sends the failed batch again (same rows, same sequence number) before
+    /// anything new.
     func run() async {
-        var attempt = 0
         let name = sink.name
         let limit = batchPoints
         let outbox = self.outbox
         let executor = self.executor
         let sink = self.sink
-        var ahead: PreparedBatch?
-        while !Task.isCancelled {
-            let prepared: PreparedBatch
-            do {
-                if let next = ahead, try await executor.run({ try outbox.claim(next.batch) }) {
-                    prepared = next
-                } else if let batch = try await executor.run({ try outbox.nextBatch(sink: name, maxPoints: limit) }) {
-                    prepared = try await sink.prepare(batch)
-                } else {
-                    ahead = nil
-                    try? await Task.sleep(for: idlePoll)
+        let window = max(1, maxInFlight)
+        await withTaskGroup(of: Completion.self) { group in
+            var onWire: Set<Int64> = []
+            var attempt = 0
+            while !Task.isCancelled {
+                var readFailed = false
+                while onWire.count < window {
+                    let excluding = onWire
+                    let batch: OutboxBatch?
+                    do {
+                        batch = try await executor.run { try outbox.nextBatch(sink: name, maxPoints: limit, excluding: excluding) }
+                    } catch {
+                        counters.failed()
+                        logger.info("Uplink batch could not be read", metadata: ["uplink.sink": "\(name)", "error": "\(error)"])
+                        readFailed = true
+                        break
+                    }
+                    guard let batch else { break }
+                    onWire.insert(batch.seq)
+                    group.addTask {
+                        do {
+                            let prepared = try await sink.prepare(batch)
+                            return Completion(batch: batch, result: .success(try await sink.send(prepared)))
+                        } catch {
+                            return Completion(batch: batch, result: .failure(error))
+                        }
+                    }
+                }
+                if onWire.isEmpty {
+                    if readFailed {
+                        try? await Task.sleep(for: backoff.delay(attempt: attempt))
+                        attempt += 1
+                    } else {
+                        try? await Task.sleep(for: idlePoll)
+                    }
                     continue
                 }
-            } catch {
-                ahead = nil
-                counters.failed()
-                logger.info("Uplink batch could not be read or encoded", metadata: ["uplink.sink": "\(name)", "error": "\(error)"])
-                try? await Task.sleep(for: backoff.delay(attempt: attempt))
-                attempt += 1
-                continue
-            }
-            ahead = nil
-            let batch = prepared.batch
-            async let following: PreparedBatch? = {
-                guard let next = try? await executor.run({ try outbox.peekBatch(after: batch, maxPoints: limit) }) else { return nil }
-                return try? await sink.prepare(next)
-            }()
-            do {
-                let outcome = try await sink.send(prepared)
-                try await executor.run { try outbox.ack(batch) }
-                switch outcome {
-                case .acknowledged:
-                    counters.sent(points: batch.points, bytes: batch.bytes)
-                case .rejected(let reason):
-                    counters.rejected(points: batch.points)
-                    logger.info("Receiver rejected a batch", metadata: ["uplink.sink": "\(name)", "uplink.seq": "\(batch.seq)",
-                                                                       "uplink.points": "\(batch.points)", "reason": "\(reason)"])
+                guard let done = await group.next() else { continue }
+                onWire.remove(done.batch.seq)
+                if await settle(done, attempt: attempt) {
+                    if attempt > 0 {
+                        logger.info("Uplink delivering again", metadata: ["uplink.sink": "\(name)", "uplink.failures": "\(attempt)"])
+                    }
+                    attempt = 0
+                    continue
                 }
-                if attempt > 0 {
-                    logger.info("Uplink delivering again", metadata: ["uplink.sink": "\(name)", "uplink.failures": "\(attempt)"])
+                while let other = await group.next() {
+                    onWire.remove(other.batch.seq)
+                    _ = await settle(other, attempt: attempt)
                 }
-                attempt = 0
-                ahead = await following
-            } catch {
-                _ = await following
-                if Task.isCancelled { return }
-                counters.failed()
-                if attempt == 0 || attempt % 10 == 0 {
-                    logger.info("Uplink send failed", metadata: ["uplink.sink": "\(name)", "uplink.seq": "\(batch.seq)", "error": "\(error)",
-                                                                "uplink.attempt": "\(attempt)"])
-                }
+                if Task.isCancelled { break }
                 try? await Task.sleep(for: backoff.delay(attempt: attempt))
                 attempt += 1
             }
+            group.cancelAll()
+        }
+    }
+
+    /// Records one request's outcome: the acknowledgement in the outbox and the counters. False if the batch was
+    /// not delivered (it stays in flight and is sent again).
+    private func settle(_ done: Completion, attempt: Int) async -> Bool {
+        let batch = done.batch
+        let name = sink.name
+        let outbox = self.outbox
+        do {
+            let outcome = try done.result.get()
+            try await executor.run { try outbox.ack(batch) }
+            switch outcome {
+            case .acknowledged:
+                counters.sent(points: batch.points, bytes: batch.bytes)
+            case .rejected(let reason):
+                counters.rejected(points: batch.points)
+                logger.info("Receiver rejected a batch", metadata: ["uplink.sink": "\(name)", "uplink.seq": "\(batch.seq)",
+                                                                   "uplink.points": "\(batch.points)", "reason": "\(reason)"])
+            }
+            return true
+        } catch {
+            if Task.isCancelled { return false }
+            counters.failed()
+            if attempt == 0 || attempt % 10 == 0 {
+                logger.info("Uplink send failed", metadata: ["uplink.sink": "\(name)", "uplink.seq": "\(batch.seq)", "error": "\(error)",
+                                                            "uplink.attempt": "\(attempt)"])
+            }
+            return false
         }
     }
 }

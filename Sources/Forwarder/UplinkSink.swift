@@ -16,6 +16,9 @@ public protocol UplinkSink: Sendable {
     func send(_ prepared: PreparedBatch) async throws -> SinkOutcome
     /// Releases connections; called once when the forwarder stops.
     func shutdown() async
+    /// True when the sink can only have one batch on the wire (its acknowledgement is not tied to a request):
+    /// the runner then ignores `max_in_flight`. Default false.
+    var sendsOneAtATime: Bool { get }
 }
 
 /// A batch with its request body already built.
@@ -43,6 +46,8 @@ extension UplinkSink {
     public func prepare(_ batch: OutboxBatch) async throws -> PreparedBatch { PreparedBatch(batch: batch) }
     /// Sends the batch itself.
     public func send(_ prepared: PreparedBatch) async throws -> SinkOutcome { try await send(prepared.batch) }
+    /// Several batches may be on the wire.
+    public var sendsOneAtATime: Bool { false }
 }
 
 /// What the receiver said about a batch.
@@ -61,6 +66,8 @@ public enum UplinkSinkError: Error, Sendable, Hashable, CustomStringConvertible 
     case notConnected(String)
     /// No acknowledgement within the timeout.
     case timeout
+    /// The MQTT broker answered the PUBLISH with a PUBACK carrying an error reason code (0x80 or above).
+    case refused(reasonCode: Int)
     /// The batch could not be encoded (a damaged outbox row).
     case encoding(String)
 
@@ -70,6 +77,7 @@ public enum UplinkSinkError: Error, Sendable, Hashable, CustomStringConvertible 
         case .status(let code, let text): "HTTP \(code): \(text)"
         case .notConnected(let s): "not connected: \(s)"
         case .timeout: "no acknowledgement within the timeout"
+        case .refused(let code): "the broker refused the publish (PUBACK reason code 0x\(String(code, radix: 16)))"
         case .encoding(let s): "encoding failed: \(s)"
         }
     }

@@ -123,6 +123,9 @@ extension GatewayConfiguration {
         var kind: String?
         var url: String?
         var gzip = true
+        var gzipLevel = 1
+        var fields: RollupFields = .all
+        var maxInFlight: Int?
         var token: String?
         var tokenScheme = "Token"
         var username: String?
@@ -154,6 +157,24 @@ extension GatewayConfiguration {
                 guard kind == "http" || kind == "mqtt" else { throw r.error(v, "kind must be http or mqtt") }
             case "url": url = try r.string(v, k)
             case "gzip": gzip = try r.bool(v, k)
+            case "gzip_level":
+                gzipLevel = try r.int(v, k)
+                guard (1...9).contains(gzipLevel) else { throw r.error(v, "gzip_level must be 1 (fastest) to 9 (smallest)") }
+            case "fields":
+                var chosen: RollupFields = []
+                for item in try r.sequence(v, k) {
+                    let name = try r.string(item, "a field")
+                    guard let f = RollupFields(name: name) else {
+                        throw r.error(item, "unknown field '\(name)'; known: min, max, avg, sum, count, last")
+                    }
+                    guard !chosen.contains(f) else { throw r.error(item, "field '\(name)' is listed twice") }
+                    chosen.insert(f)
+                }
+                guard !chosen.isEmpty else { throw r.error(v, "fields needs at least one of min, max, avg, sum, count, last") }
+                fields = chosen
+            case "max_in_flight":
+                maxInFlight = try r.int(v, k)
+                guard (1...16).contains(maxInFlight!) else { throw r.error(v, "max_in_flight must be 1 to 16") }
             case "token": token = try r.string(v, k)
             case "token_file": token = try readFile(v, k)
             case "token_scheme": tokenScheme = try r.string(v, k)
@@ -199,17 +220,22 @@ extension GatewayConfiguration {
                 case let other: throw r.error(v, "protocol must be 5 or 3.1.1, found '\(other)'")
                 }
             default:
-                throw r.error(kn, "unknown key '\(k)' in a sink; known: name, kind, url, gzip, token, token_file, token_scheme, username, password, password_file, tls, timeout, batch_points, backoff, host, port, client_id, topic, protocol")
+                throw r.error(kn, "unknown key '\(k)' in a sink; known: name, kind, url, gzip, token, token_file, token_scheme, username, password, password_file, tls, timeout, batch_points, max_in_flight, gzip_level, fields, backoff, host, port, client_id, topic, protocol")
             }
         }
         guard let name, !name.isEmpty else { throw r.error(node, "a sink needs a name") }
         switch kind {
         case "http":
             guard let url, url.hasPrefix("http://") || url.hasPrefix("https://") else { throw r.error(node, "sink '\(name)' needs an http:// or https:// url") }
-            let c = HTTPLineProtocolSink.Configuration(name: name, url: url, gateway: "", gzip: gzip, token: token, tokenScheme: tokenScheme, username: username,
-                                                       password: password, caFile: caFile, insecure: insecure, timeout: .milliseconds(timeoutMs))
-            return .init(kind: .http(c), batchPoints: batchPoints ?? 10_000, backoff: backoff)
+            let c = HTTPLineProtocolSink.Configuration(name: name, url: url, gateway: "", gzip: gzip, gzipLevel: gzipLevel, fields: fields, token: token,
+                                                       tokenScheme: tokenScheme, username: username, password: password, caFile: caFile, insecure: insecure,
+                                                       timeout: .milliseconds(timeoutMs))
+            return .init(kind: .http(c), batchPoints: batchPoints ?? 10_000, backoff: backoff, maxInFlight: maxInFlight ?? 2)
         case "mqtt":
+            if let maxInFlight, maxInFlight > 1 {
+                throw r.error(node, "sink '\(name)': an mqtt sink sends one batch at a time (max_in_flight: 1); max_in_flight > 1 is for http sinks")
+            }
+            if fields != .all { throw r.error(node, "sink '\(name)': fields is for http sinks (an mqtt batch carries every field)") }
             guard (certFile == nil) == (keyFile == nil) else { throw r.error(node, "sink '\(name)': cert_file and key_file go together") }
             let tls = caFile.map { MQTTClientConfiguration.TLS(caFile: $0, certFile: certFile, keyFile: keyFile, insecure: insecure) }
             let client = MQTTClientConfiguration(

@@ -25,9 +25,9 @@ extension MosquittoClient {
             let codes = UnsafeBufferPointer(start: granted, count: granted == nil ? 0 : Int(max(count, 0)))
             MosquittoClientCore.from(obj).didSubscribe(mid: mid, granted: codes)
         }
-        mosquitto_publish_v5_callback_set(handle) { _, obj, mid, _, _ in
+        mosquitto_publish_v5_callback_set(handle) { _, obj, mid, reasonCode, _ in
             guard let obj else { return }
-            MosquittoClientCore.from(obj).didPublish(mid: mid)
+            MosquittoClientCore.from(obj).didPublish(mid: mid, reasonCode: reasonCode)
         }
     }
 

@@ -293,7 +293,9 @@ public final class MosquittoClient: @unchecked Sendable {
             disconnects: core.disconnects.load(ordering: .relaxed),
             connectFailures: core.connectFailures.load(ordering: .relaxed),
             messagesReceived: core.messagesReceived.load(ordering: .relaxed),
-            messagesPublished: core.publishesCompleted.load(ordering: .relaxed)
+            messagesPublished: core.publishesCompleted.load(ordering: .acquiring),
+            messagesRefused: core.publishesRefused.load(ordering: .relaxed),
+            lastRefusalReasonCode: core.lastRefusalReasonCode.load(ordering: .relaxed)
         )
     }
 

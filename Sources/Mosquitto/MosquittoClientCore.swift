@@ -93,6 +93,10 @@ final class MosquittoClientCore: Sendable {
     let publishesQueued = Atomic<Int>(0)
     /// `on_publish` callbacks: QoS 0 written to the socket, QoS 1 PUBACK, QoS 2 PUBCOMP.
     let publishesCompleted = Atomic<Int>(0)
+    /// Of those, MQTT 5 PUBACK/PUBREC with an error reason code (0x80 or above: the broker did not take the
+    /// message), and the last such code.
+    let publishesRefused = Atomic<Int>(0)
+    let lastRefusalReasonCode = Atomic<Int>(0)
     /// Told the message id of every completed QoS 1/2 publish (PUBACK/PUBCOMP received), on the network thread.
     let onPublished: (@Sendable (Int) -> Void)?
 
@@ -209,9 +213,14 @@ final class MosquittoClientCore: Sendable {
         state.withLock { $0.libraryErrorDetail = text }
     }
 
-    /// `on_publish`: an outgoing message is done.
-    func didPublish(mid: Int32) {
-        publishesCompleted.add(1, ordering: .relaxed)
+    /// `on_publish`: an outgoing message is done; a reason code of 0x80 or above (MQTT 5) means the broker refused
+    /// it. The refusal is counted before the completion, so a reader that sees the completion sees the refusal.
+    func didPublish(mid: Int32, reasonCode: Int32) {
+        if reasonCode >= 0x80 {
+            lastRefusalReasonCode.store(Int(reasonCode), ordering: .relaxed)
+            publishesRefused.add(1, ordering: .relaxed)
+        }
+        publishesCompleted.add(1, ordering: .releasing)
         onPublished?(Int(mid))
     }
 

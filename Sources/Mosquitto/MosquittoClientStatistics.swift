@@ -10,6 +10,11 @@ public struct MosquittoClientStatistics: Sendable, Hashable {
     public var connectFailures: Int
     /// Messages delivered to the message handler.
     public var messagesReceived: Int
-    /// Outgoing messages completed (QoS 0 written, QoS 1 PUBACK, QoS 2 PUBCOMP).
+    /// Outgoing messages completed (QoS 0 written, QoS 1 PUBACK, QoS 2 PUBCOMP), refused ones included.
     public var messagesPublished: Int
+    /// Of those, messages the broker refused: an MQTT 5 PUBACK or PUBREC with a reason code of 0x80 or above
+    /// (not authorized, quota exceeded, payload format invalid ...).
+    public var messagesRefused: Int = 0
+    /// The reason code of the last refusal (0 if none).
+    public var lastRefusalReasonCode: Int = 0
 }

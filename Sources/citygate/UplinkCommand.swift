@@ -36,7 +36,7 @@ struct UplinkCommand: AsyncParsableCommand {
         static func render(_ s: OutboxStatus, rates: [String: Double], maxBytes: Int64, alertAgeMs: Int64) -> String {
             var rows: [[String]] = [["SINK", "BACKLOG POINTS", "BACKLOG BYTES", "OLDEST UNSENT", "SENT POINTS", "POINTS/S", "NEXT SEQ", "IN FLIGHT", "CURSORS"]]
             for k in s.sinks {
-                let inFlight = k.inFlight.map { "\($0.stream) #\($0.from)-\($0.to)" } ?? "-"
+                let inFlight = k.inFlight.isEmpty ? "-" : k.inFlight.map { "\($0.stream) #\($0.from)-\($0.to)" }.joined(separator: " ")
                 let cursors = k.cursors.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
                 var age = k.backlogRows == 0 ? "-" : Self.age(k.oldestUnsentAgeMs)
                 if alertAgeMs > 0 && k.oldestUnsentAgeMs > alertAgeMs { age += " (ALERT)" }

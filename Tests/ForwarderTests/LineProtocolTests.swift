@@ -33,6 +33,66 @@ struct LineProtocolTests {
         #expect(String(decoding: out, as: UTF8.self) == text)
     }
 
+    @Test(arguments: [(13.77, "13.77"), (-0.25, "-0.25"), (0.0001, "0.0001"), (-12345.678901, "-12345.678901"), (10.07, "10.07"),
+                      (0.30000000000000004, "0.30000000000000004"), (13.771666666666667, "13.771666666666667"), (2.5e9 + 0.5, "2500000000.5")])
+    func printsDecimalsWithoutTrailingZeros(value: Double, text: String) {
+        var out: [UInt8] = []
+        LineProtocol.appendNumber(value, to: &out)
+        #expect(String(decoding: out, as: UTF8.self) == text)
+    }
+
+    @Test func everyPrintedNumberParsesBackToTheSameDouble() {
+        var rng = SystemRandomNumberGenerator()
+        var values: [Double] = [.leastNonzeroMagnitude, .leastNormalMagnitude, .greatestFiniteMagnitude, -.greatestFiniteMagnitude, 1e-4, 9.999e8, 1e9, 0.1 + 0.2]
+        for k in 0...8 {
+            let scale = (0..<k).reduce(1.0) { r, _ in r * 10 }
+            for _ in 0..<2_000 { values.append(Double(Int64.random(in: -10_000_000_000...10_000_000_000, using: &rng)) / scale) }
+        }
+        for _ in 0..<5_000 {
+            let v = Double(bitPattern: UInt64.random(in: 0...UInt64.max, using: &rng))
+            if v.isFinite { values.append(v) }
+        }
+        for _ in 0..<5_000 { values.append(Double.random(in: -1_000...1_000, using: &rng)) }
+        var bad: [String] = []
+        for v in values {
+            var out: [UInt8] = []
+            LineProtocol.appendNumber(v, to: &out)
+            let text = String(decoding: out, as: UTF8.self)
+            if Double(text) != v || (text.contains(".") && !text.contains("e") && text.hasSuffix("0")) { bad.append("\(v) -> \(text)") }
+        }
+        #expect(bad.isEmpty, "\(bad.prefix(5))")
+    }
+
+    @Test func rendersOnlyTheChosenFieldsInLineOrder() {
+        let p = RollupPoint(device: "d", metric: "m", unit: "", windowMs: 60_000, startMs: 120_000, count: 4, min: -1.5, max: 12, sum: 20.25, last: 3.1)
+        #expect(LineProtocol.line(p, gateway: "g", fields: [.avg, .max]) == "m,device=d,gateway=g,window=1m max=12,avg=5.0625 120000\n")
+        #expect(LineProtocol.line(p, gateway: "g", fields: [.count]) == "m,device=d,gateway=g,window=1m count=4 120000\n")
+        #expect(LineProtocol.line(p, gateway: "g", fields: [.last, .min]) == "m,device=d,gateway=g,window=1m min=-1.5,last=3.1 120000\n")
+    }
+
+    @Test func aBatchRendersAsTheConcatenationOfItsPointsAndADamagedRowIsAnError() async throws {
+        var points: [RollupPoint] = []
+        for i in 0..<2_500 {
+            let x = Double(i)
+            let unit = i % 2 == 0 ? "" : "m"
+            points.append(RollupPoint(device: "dev \(i)", metric: "level", unit: unit, windowMs: 60_000, startMs: Int64(i) * 60_000, count: i % 7,
+                                      min: x / 100, max: x * 1.5, sum: x / 3, last: -x))
+        }
+        var rows: [OutboxBatch.Row] = []
+        for start in stride(from: 0, to: points.count, by: 1_000) {
+            let end = min(start + 1_000, points.count)
+            rows.append(OutboxBatch.Row(id: Int64(rows.count + 1), points: end - start, createdMs: 0, body: OutboxCodec.encode(points[start..<end])))
+        }
+        let sink = try HTTPLineProtocolSink(configuration: .init(name: "vm", url: "http://127.0.0.1:1/write", gateway: "gw", gzip: false))
+        let rendered = try sink.render(OutboxBatch(sink: "vm", seq: 1, stream: .rollups(windowMs: 60_000), rows: rows))
+        #expect(String(decoding: rendered, as: UTF8.self) == points.map { LineProtocol.line($0, gateway: "gw") }.joined())
+
+        var damaged = rows
+        damaged[1].body.removeLast(9)
+        #expect(throws: UplinkSinkError.self) { try sink.render(OutboxBatch(sink: "vm", seq: 1, stream: .rollups(windowMs: 60_000), rows: damaged)) }
+        await sink.shutdown()
+    }
+
     @Test func rendersAlertsAndStatusChanges() {
         let a = UplinkEvent.alert(alertID: "high-level:d1", rule: "high level", device: "d1", severity: "critical", state: "firing", value: 3.5, timeMs: 99)
         #expect(LineProtocol.line(a, gateway: "g") == "citygate_alert,device=d1,gateway=g,rule=high\\ level,severity=critical,state=firing value=3.5 99\n")
@@ -85,6 +145,16 @@ struct LineProtocolTests {
         #expect(zipped.count < text.count / 5)
         let out = try await ProcessRunner.check("gzip", ["-dc"], stdin: zipped)
         #expect(out.stdout == text)
+    }
+
+    @Test func aHigherGzipLevelIsNoLargerAndBothDecompress() async throws {
+        guard ProcessRunner.which("gzip") != nil else { return }
+        let text = Array((0..<2_000).map { "pressure,device=d\($0 % 97),gateway=g,window=1m min=\($0 % 13).25,max=2 \(1767225600000 + $0 * 60_000)\n" }.joined().utf8)
+        let fast = try #require(Gzip.compress(text, level: 1))
+        let small = try #require(Gzip.compress(text, level: 9))
+        #expect(small.count <= fast.count)
+        #expect(try await ProcessRunner.check("gzip", ["-dc"], stdin: fast).stdout == text)
+        #expect(try await ProcessRunner.check("gzip", ["-dc"], stdin: small).stdout == text)
     }
 
     @Test func basicAuthorizationIsBase64() {

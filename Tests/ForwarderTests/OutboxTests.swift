@@ -1,6 +1,7 @@
 import Foundation
 import GatewayCore
 import GatewayTesting
+import SQLite
 import Testing
 @testable import Forwarder
 
@@ -73,7 +74,7 @@ struct OutboxTests {
         #expect(next.stream == .alerts, "after the resend, priority applies again")
         #expect(next.seq == first.seq + 1)
         let status = try outbox.status(nowMs: 3)
-        #expect(status.sinks[0].inFlight?.stream == .alerts)
+        #expect(status.sinks[0].inFlight.map(\.stream) == [.alerts])
     }
 
     @Test func rowsEverySinkAcknowledgedAreDeletedUnlessKept() throws {
@@ -155,27 +156,100 @@ struct OutboxTests {
         try outbox.ack(batch)
     }
 
-    @Test func aPeekedBatchIsClaimedOnlyIfNothingMoreUrgentArrived() throws {
+    @Test func batchesInFlightMoveTheCursorOnlyOverAContiguousAcknowledgedPrefix() throws {
         let dir = try TemporaryDirectory(prefix: "outbox")
-        let outbox = try Outbox(configuration: .init(path: dir.file("o.db"), rowPoints: 1), sinks: ["a"])
-        _ = try outbox.commit(points: (0..<4).map { point("d", start: Int64($0) * 60_000) }, nowMs: 1)
-        let first = try #require(try outbox.nextBatch(sink: "a", maxPoints: 2))
-        let peeked = try #require(try outbox.peekBatch(after: first, maxPoints: 2))
-        #expect(peeked.seq == first.seq + 1)
-        #expect(peeked.rows.first!.id > first.rows.last!.id)
-        #expect(try !outbox.claim(peeked), "not before the batch in flight is acknowledged")
-        try outbox.ack(first)
-        #expect(try outbox.claim(peeked))
-        #expect(try outbox.nextBatch(sink: "a", maxPoints: 2) == peeked, "claimed means in flight")
-        try outbox.ack(peeked)
+        let path = dir.file("o.db")
+        let stream = UplinkStream.rollups(windowMs: 60_000)
+        var batches: [OutboxBatch] = []
+        do {
+            let outbox = try Outbox(configuration: .init(path: path, rowPoints: 10), sinks: ["a"])
+            _ = try outbox.commit(points: (0..<40).map { point("d\($0)", start: 0) }, nowMs: 1)
+            var onWire: Set<Int64> = []
+            for _ in 0..<3 {
+                let b = try #require(try outbox.nextBatch(sink: "a", maxPoints: 10, excluding: onWire))
+                onWire.insert(b.seq)
+                batches.append(b)
+            }
+            #expect(batches.map(\.seq) == [1, 2, 3])
+            #expect(batches[1].rows.first!.id == batches[0].rows.last!.id + 1, "each new batch starts after everything in flight")
+            #expect(batches[2].rows.first!.id == batches[1].rows.last!.id + 1)
+            #expect(try outbox.nextBatch(sink: "a", maxPoints: 10, excluding: onWire)?.seq == 4, "a fourth when asked")
 
-        _ = try outbox.commit(points: (4..<6).map { point("d", start: Int64($0) * 60_000) }, nowMs: 2)
-        let third = try #require(try outbox.nextBatch(sink: "a", maxPoints: 1))
-        let fourth = try #require(try outbox.peekBatch(after: third, maxPoints: 1))
-        try outbox.ack(third)
-        _ = try outbox.commit(points: [], events: [.alert(alertID: "x", rule: "r", device: "d", severity: "s", state: "firing", value: 1, timeMs: 1)], nowMs: 3)
-        #expect(try !outbox.claim(fourth), "an alert arrived: it goes first")
-        #expect(try outbox.nextBatch(sink: "a", maxPoints: 1)?.stream == .alerts)
+            // The second and third are acknowledged before the first: the cursor must not pass the gap.
+            try outbox.ack(batches[1])
+            try outbox.ack(batches[2])
+            let status = try outbox.status(nowMs: 2)
+            #expect(status.sinks[0].cursors[stream] == nil)
+            #expect(status.sinks[0].sentBatches == 0)
+            #expect(status.sinks[0].backlogPoints == 40)
+            #expect(outbox.inFlight(sink: "a").map(\.acknowledged) == [false, true, true, false])
+            #expect(status.sinks[0].inFlight.map(\.seq) == [1, 2, 3, 4], "acknowledged out of order is not yet persisted")
+            // A resend after a failure: the first unacknowledged batch not on the wire, same rows, same number.
+            #expect(try outbox.nextBatch(sink: "a", maxPoints: 10, excluding: [4]) == batches[0])
+            #expect(try outbox.status(nowMs: 2).sinks[0].nextSeq == 5)
+            // The process dies here.
+        }
+        let outbox = try Outbox(configuration: .init(path: path, rowPoints: 10), sinks: ["a"])
+        // Everything in flight goes out again, in order, with its number, also what was acknowledged out of order
+        // (the receiver overwrites it).
+        var replay: [OutboxBatch] = []
+        var onWire: Set<Int64> = []
+        while let b = try outbox.nextBatch(sink: "a", maxPoints: 10, excluding: onWire), b.seq <= 3 {
+            replay.append(b)
+            onWire.insert(b.seq)
+        }
+        #expect(replay == batches)
+        try outbox.ack(replay[0])
+        #expect(try outbox.status(nowMs: 3).sinks[0].cursors[stream] == batches[0].rows.last!.id)
+        try outbox.ack(replay[2])
+        #expect(try outbox.status(nowMs: 3).sinks[0].cursors[stream] == batches[0].rows.last!.id, "the second is still out")
+        try outbox.ack(replay[1])
+        let status = try outbox.status(nowMs: 3)
+        #expect(status.sinks[0].cursors[stream] == batches[2].rows.last!.id, "the gap closed: the cursor jumps over all three")
+        #expect(status.sinks[0].sentBatches == 3)
+        #expect(status.sinks[0].sentPoints == 30)
+        #expect(status.sinks[0].inFlight.map(\.seq) == [4])
+        #expect(status.rows == 1, "acknowledged rows are deleted")
+    }
+
+    @Test func aStreamOfEventsHasOneBatchInFlightAtATime() throws {
+        let dir = try TemporaryDirectory(prefix: "outbox")
+        let outbox = try Outbox(configuration: .init(path: dir.file("o.db"), rowPoints: 10), sinks: ["a"])
+        for i in 0..<2 {
+            _ = try outbox.commit(points: [], events: [.alert(alertID: "x\(i)", rule: "r", device: "d", severity: "s", state: "firing", value: 1, timeMs: Int64(i))],
+                                  nowMs: 1)
+        }
+        _ = try outbox.commit(points: [point("d", start: 0)], nowMs: 1)
+        let first = try #require(try outbox.nextBatch(sink: "a", maxPoints: 1))
+        #expect(first.stream == .alerts)
+        let second = try #require(try outbox.nextBatch(sink: "a", maxPoints: 1, excluding: [first.seq]))
+        #expect(second.stream == .rollups(windowMs: 60_000), "the second alert row waits for the first")
+        #expect(try outbox.nextBatch(sink: "a", maxPoints: 1, excluding: [first.seq, second.seq]) == nil)
+        try outbox.ack(first)
+        let third = try #require(try outbox.nextBatch(sink: "a", maxPoints: 1, excluding: [second.seq]))
+        #expect(third.stream == .alerts)
+        #expect(third.rows.first!.id > first.rows.last!.id)
+    }
+
+    @Test func aBatchInFlightRecordedByAnOlderOutboxIsResentWithItsNumber() throws {
+        let dir = try TemporaryDirectory(prefix: "outbox")
+        let path = dir.file("o.db")
+        var ids: [Int64] = []
+        do {
+            let outbox = try Outbox(configuration: .init(path: path, rowPoints: 1), sinks: ["a"])
+            _ = try outbox.commit(points: (0..<4).map { point("d", start: Int64($0) * 60_000) }, nowMs: 1)
+            ids = try outbox.allRows().map(\.id)
+        }
+        // The layout before several batches could be in flight: one batch in `sinks`, numbered `next_seq`.
+        let db = try SQLiteConnection(.path(path))
+        try db.execute("UPDATE sinks SET next_seq = 7, inflight_stream = 60000, inflight_from = \(ids[0]), inflight_to = \(ids[1]) WHERE sink = 'a'")
+        let outbox = try Outbox(configuration: .init(path: path, rowPoints: 1), sinks: ["a"])
+        let again = try #require(try outbox.nextBatch(sink: "a", maxPoints: 100))
+        #expect(again.seq == 7)
+        #expect(again.rows.map(\.id) == Array(ids[0...1]))
+        let next = try #require(try outbox.nextBatch(sink: "a", maxPoints: 100, excluding: [7]))
+        #expect(next.seq == 8)
+        #expect(next.rows.map(\.id) == Array(ids[2...3]))
     }
 
     @Test func checkpointAndClockSurviveAReopen() throws {

@@ -43,6 +43,45 @@ struct ForwarderConfigurationTests {
         #expect(m.client.tls?.caFile == "/etc/ca.crt")
         #expect(m.client.clientID == "citygate-uplink-box-7-up")
         #expect(m.topic == "p/{gateway}/{stream}")
+        #expect(h.gzipLevel == 1, "fastest gzip by default")
+        #expect(h.fields == .all)
+        #expect(f.sinks[0].maxInFlight == 2, "two requests on the wire by default")
+        #expect(f.sinks[1].maxInFlight == 1, "an MQTT sink sends one batch at a time")
+    }
+
+    @Test func parsesInFlightGzipLevelAndFields() throws {
+        let c = try GatewayConfiguration.parse(yaml: """
+            forwarder:
+              sinks:
+                - { name: vm, kind: http, url: "http://127.0.0.1:8428/write", max_in_flight: 4, gzip_level: 6, fields: [avg, max] }
+            """)
+        let sink = c.forwarderConfiguration.sinks[0]
+        guard case .http(let h) = sink.kind else {
+            Issue.record("sink kind")
+            return
+        }
+        #expect(sink.maxInFlight == 4)
+        #expect(h.gzipLevel == 6)
+        #expect(h.fields == [.avg, .max])
+    }
+
+    @Test(arguments: [
+        ("forwarder:\n  sinks:\n    - { name: a, kind: http, url: 'http://x', max_in_flight: 0 }", 3, "max_in_flight must be 1 to 16"),
+        ("forwarder:\n  sinks:\n    - { name: a, kind: http, url: 'http://x', gzip_level: 11 }", 3, "gzip_level must be 1"),
+        ("forwarder:\n  sinks:\n    - name: a\n      kind: http\n      url: 'http://x'\n      fields: [avg, median]", 6, "unknown field 'median'"),
+        ("forwarder:\n  sinks:\n    - { name: a, kind: http, url: 'http://x', fields: [] }", 3, "fields needs at least one"),
+        ("forwarder:\n  sinks:\n    - { name: a, kind: mqtt, max_in_flight: 2 }", 3, "one batch at a time"),
+    ])
+    func rejectsBadSinkSettingsWithTheirLine(yaml: String, line: Int, message: String) {
+        do {
+            _ = try GatewayConfiguration.parse(yaml: yaml)
+            Issue.record("accepted: \(yaml)")
+        } catch let error as ProfileError {
+            #expect(error.message.contains(message), "\(error)")
+            #expect(error.line == line, "line-numbered: \(error)")
+        } catch {
+            Issue.record("\(error)")
+        }
     }
 
     @Test(arguments: [

@@ -16,7 +16,7 @@ let uplinkGatewayExecutable: String? = {
 /// real VictoriaMetrics (HTTP line protocol) and a real upstream mosquitto (MQTT JSON batches). Both upstreams are
 /// down for a compressed "day" (1 s and 5 s windows), the gateway is SIGKILLed several times during the outage and
 /// during the drain, and afterwards VictoriaMetrics must hold every rollup the gateway committed, once, with its
-/// values, and the MQTT receiver must have seen every sequence number.
+/// values, and the MQTT receiver must have seen every sequence number. The HTTP sink keeps three requests in flight.
 @Suite(.serialized, .enabled(if: uplinkGatewayExecutable != nil && Broker.executable != nil && VictoriaMetricsServer.executable != nil
                              && ProcessRunner.which("curl") != nil, "needs .build/debug/citygate, mosquitto, victoria-metrics and curl"))
 struct UplinkIntegrationTests {
@@ -75,7 +75,8 @@ struct UplinkIntegrationTests {
               outbox: { flush_interval: 100ms, keep_sent: true }
               backlog_alert_age: 3s
               sinks:
-                - { name: vm, kind: http, url: "\(vm.url)/write", gzip: true, batch_points: 5, timeout: 2s, backoff: { initial: 50ms, max: 500ms } }
+                - { name: vm, kind: http, url: "\(vm.url)/write", gzip: true, batch_points: 5, max_in_flight: 3, timeout: 2s,
+                    backoff: { initial: 50ms, max: 500ms } }
                 - { name: province, kind: mqtt, port: \(upstream.port), topic: "province/{gateway}/{stream}", batch_points: 4, timeout: 2s,
                     backoff: { initial: 50ms, max: 500ms } }
             """.write(toFile: config, atomically: true, encoding: .utf8)

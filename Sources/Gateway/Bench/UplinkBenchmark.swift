@@ -1,5 +1,8 @@
+import AsyncHTTPClient
 import Forwarder
 import Foundation
+import NIOCore
+import NIOHTTP1
 import GatewayCore
 import Logging
 import Synchronization
@@ -8,14 +11,21 @@ import Synchronization
 import Glibc
 #endif
 
-/// `citygate bench uplink`: how fast a full outbox drains into VictoriaMetrics over HTTP line protocol.
+/// `citygate bench uplink`: how fast a full outbox drains into VictoriaMetrics over HTTP line protocol, beside the
+/// ceiling of that VictoriaMetrics for the same bodies.
 ///
 /// The outbox is filled with `hours` of 1-minute rollups for `series` series (device `bench-NNNNNN`, metric `bench`,
 /// six samples a window, two-decimal values as sensors send), oldest first, 1,000 points a row, exactly as the
-/// rollup stage commits them. Then a VictoriaMetrics single-node server is started on loopback and a
-/// `ForwarderService` with one HTTP sink (the production path: outbox read, line protocol, gzip, POST, cursor
-/// commit) drains it; the time from start to the last acknowledgement gives points/s. The server's own count of
-/// stored points is read back with `count_over_time`.
+/// rollup stage commits them.
+///
+/// 1. **Reference** (unless `reference` is off): the first `referencePoints` points are read from the outbox,
+///    rendered and compressed by the sink's own code into request bodies, all before timing; then a fresh
+///    VictoriaMetrics single node on loopback receives them from a minimal sender (AsyncHTTPClient, `maxInFlight`
+///    requests at once, nothing else): the receiver's ceiling on this machine for this data.
+/// 2. **Gateway**: a second fresh VictoriaMetrics, and a `ForwarderService` with one HTTP sink (the production path:
+///    outbox read, line protocol, gzip, POST with up to `maxInFlight` requests on the wire, cursor commit) drains
+///    the whole outbox; the time from start to the last acknowledgement gives points/s. The server's own count of
+///    stored points is read back with `count_over_time`.
 public struct UplinkBenchmark: Sendable {
     /// What the run measured.
     public struct Result: Sendable {
@@ -43,9 +53,41 @@ public struct UplinkBenchmark: Sendable {
         public var storedPoints: Int
         /// `victoria-metrics -version`.
         public var vmVersion: String
+        /// The reference run, if any.
+        public var reference: Reference?
+        /// CPU seconds (user + system) this process spent during the drain: the gateway's side, whatever else
+        /// runs on the machine.
+        public var drainCPUSeconds: Double = 0
+        /// CPU seconds VictoriaMetrics spent during the drain (-1: unknown).
+        public var receiverCPUSeconds: Double = -1
 
         /// Points per second of the drain.
         public var pointsPerSecond: Double { drainSeconds > 0 ? Double(points) / drainSeconds : 0 }
+        /// Gateway drain rate / reference rate.
+        public var ratio: Double? { reference.map { $0.pointsPerSecond > 0 ? pointsPerSecond / $0.pointsPerSecond : 0 } }
+    }
+
+    /// The reference sender's figures.
+    public struct Reference: Sendable {
+        /// Points sent.
+        public var points: Int
+        /// Requests.
+        public var requests: Int
+        /// Seconds to render and compress the bodies (not timed in the rate).
+        public var prepareSeconds: Double
+        /// Seconds from the first request to the last response.
+        public var seconds: Double
+        /// Non-2xx responses or connection errors (each retried).
+        public var failures: Int
+        /// Request body bytes.
+        public var wireBytes: Int
+        /// CPU seconds of the sender (this process) and of VictoriaMetrics while sending.
+        public var senderCPUSeconds: Double = 0
+        /// CPU seconds VictoriaMetrics spent (-1: unknown).
+        public var receiverCPUSeconds: Double = -1
+
+        /// Points per second.
+        public var pointsPerSecond: Double { seconds > 0 ? Double(points) / seconds : 0 }
     }
 
     /// Series.
@@ -56,11 +98,21 @@ public struct UplinkBenchmark: Sendable {
     public var batchPoints: Int
     /// gzip request bodies.
     public var gzip: Bool
+    /// gzip level (1–9).
+    public var gzipLevel = 1
+    /// Requests on the wire at once (the sink's `max_in_flight`, and the reference sender's concurrency).
+    public var maxInFlight = 2
+    /// Fields per point.
+    public var fields: RollupFields = .all
     /// The victoria-metrics binary (nil: PATH).
     public var vmBinary: String?
     /// No receiver: batches are read, rendered and compressed exactly as for VictoriaMetrics, then acknowledged
     /// at once. Measures the gateway's side of the drain alone.
     public var dryRun = false
+    /// Run the reference first.
+    public var reference = true
+    /// Most points the reference sends (its bodies are held in memory): a prefix of the outbox.
+    public var referencePoints = 14_400_000
 
     /// Creates a benchmark.
     public init(series: Int = 100_000, hours: Int = 24, batchPoints: Int = 50_000, gzip: Bool = true, vmBinary: String? = nil) {
@@ -69,6 +121,11 @@ public struct UplinkBenchmark: Sendable {
         self.batchPoints = batchPoints
         self.gzip = gzip
         self.vmBinary = vmBinary
+    }
+
+    /// The sink settings both runs use.
+    private func sinkConfiguration(url: String) -> HTTPLineProtocolSink.Configuration {
+        .init(name: "vm", url: url, gateway: "bench", gzip: gzip, gzipLevel: gzipLevel, fields: fields)
     }
 
     /// Fills, serves, drains, verifies.
@@ -115,67 +172,175 @@ public struct UplinkBenchmark: Sendable {
         progress("outbox filled: \(StoreBenchSupport.grouped(total)) points in \(String(format: "%.1f", fillSeconds)) s, \(outboxFileBytes / 1_048_576) MiB")
 
         if dryRun {
-            let sink = NullReceiverSink(inner: try HTTPLineProtocolSink(configuration: .init(name: "vm", url: "http://127.0.0.1:1/write", gateway: "bench", gzip: gzip)))
-            let (seconds, failures, status) = try await drain(outboxPath: outboxPath, sink: sink, total: total, logger: logger, progress: progress)
+            let sink = NullReceiverSink(inner: try HTTPLineProtocolSink(configuration: sinkConfiguration(url: "http://127.0.0.1:1/write")))
+            let (seconds, failures, status, drainCPU) = try await drain(outboxPath: outboxPath, sink: sink, total: total, logger: logger, progress: progress)
             let bytes = sink.bytes.withLock { $0 }
             return Result(series: series, points: total, outboxBytes: status.bytes, outboxFileBytes: outboxFileBytes, fillSeconds: fillSeconds,
                           drainSeconds: seconds, lineProtocolBytes: bytes.0, wireBytes: bytes.1, batches: status.sinks.first?.sentBatches ?? 0,
-                          failures: failures, storedPoints: -1, vmVersion: "none (dry run: rendered and compressed, acknowledged without sending)")
-        }
-
-        // The receiver.
-        let port = try StoreBenchSupport.freeLoopbackPort()
-        let base = "http://127.0.0.1:\(port)"
-        let logPath = directory + "/victoria-metrics.log"
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: vm)
-        server.arguments = ["-storageDataPath", directory + "/vm-data", "-httpListenAddr", "127.0.0.1:\(port)", "-retentionPeriod", "100y",
-                            "-dedup.minScrapeInterval", "1ms", "-search.latencyOffset", "0s"]
-        let log = FileHandle(forWritingAtPath: logPath)
-        server.standardOutput = log
-        server.standardError = log
-        server.standardInput = FileHandle.nullDevice
-        try server.run()
-        defer { VictoriaMetricsReference.stop(server) }
-        let deadline = Date().addingTimeInterval(60)
-        while true {
-            guard server.isRunning else { throw StoreBenchError.tool("victoria-metrics exited at start") }
-            if let r = try? StoreBenchSupport.run(curl, ["-sf", "--max-time", "2", base + "/health"]), r.status == 0 { break }
-            guard Date() < deadline else { throw StoreBenchError.tool("victoria-metrics did not become healthy within 60 s") }
-            usleep(100_000)
+                          failures: failures, storedPoints: -1, vmVersion: "none (dry run: rendered and compressed, acknowledged without sending)",
+                          drainCPUSeconds: drainCPU)
         }
         let version = VictoriaMetricsReference.version(vm)
-        progress("victoria-metrics \(version) on 127.0.0.1:\(port); draining")
 
-        // Drain through the production path.
-        let sink = try HTTPLineProtocolSink(configuration: .init(name: "vm", url: base + "/write", gateway: "bench", gzip: gzip))
-        let (drainSeconds, failures, status) = try await drain(outboxPath: outboxPath, sink: sink, total: total, logger: logger, progress: progress)
+        // 1. The reference: the same bodies, pre-built, into a fresh VictoriaMetrics.
+        var referenceResult: Reference?
+        if reference {
+            let p0 = MonotonicClock.nowNs()
+            let bodies = try await referenceBodies(outboxPath: outboxPath, limit: min(total, referencePoints))
+            let prepareSeconds = Double(MonotonicClock.nowNs() - p0) / 1e9
+            let points = bodies.reduce(0) { $0 + $1.points }
+            progress("reference: \(StoreBenchSupport.grouped(points)) points in \(bodies.count) bodies built in \(String(format: "%.1f", prepareSeconds)) s; sending")
+            let server = try await startVictoriaMetrics(vm, curl: curl, dataPath: directory + "/vm-reference", logPath: directory + "/vm-reference.log")
+            let cpu0 = (Self.selfCPUSeconds(), Self.cpuSeconds(of: server.process.processIdentifier))
+            let sent = try await Self.post(bodies, url: server.base + "/write?precision=ms", gzip: gzip, concurrency: maxInFlight)
+            let cpu1 = (Self.selfCPUSeconds(), Self.cpuSeconds(of: server.process.processIdentifier))
+            VictoriaMetricsReference.stop(server.process)
+            try? FileManager.default.removeItem(atPath: directory + "/vm-reference")
+            referenceResult = Reference(points: points, requests: bodies.count, prepareSeconds: prepareSeconds, seconds: sent.seconds, failures: sent.failures,
+                                        wireBytes: bodies.reduce(0) { $0 + $1.body.readableBytes }, senderCPUSeconds: cpu1.0 - cpu0.0,
+                                        receiverCPUSeconds: cpu0.1 >= 0 && cpu1.1 >= 0 ? cpu1.1 - cpu0.1 : -1)
+            progress(String(format: "reference: %.0f points/s", referenceResult!.pointsPerSecond))
+        }
+
+        // 2. The gateway: the production path into another fresh VictoriaMetrics.
+        let server = try await startVictoriaMetrics(vm, curl: curl, dataPath: directory + "/vm-data", logPath: directory + "/victoria-metrics.log")
+        defer { VictoriaMetricsReference.stop(server.process) }
+        let base = server.base
+        progress("victoria-metrics \(version) on \(base); draining")
+        let sink = try HTTPLineProtocolSink(configuration: sinkConfiguration(url: base + "/write"))
+        let vmCPU0 = Self.cpuSeconds(of: server.process.processIdentifier)
+        let (drainSeconds, failures, status, drainCPU) = try await drain(outboxPath: outboxPath, sink: sink, total: total, logger: logger, progress: progress)
+        let vmCPU1 = Self.cpuSeconds(of: server.process.processIdentifier)
 
         _ = try? StoreBenchSupport.run(curl, ["-sS", "--max-time", "120", base + "/internal/force_flush"])
         let window = "\(hours * 3_600 + 3_600)s"
         var stored = -1
+        let counted = fields.contains(.count) ? "bench_count" : "bench_\(RollupFields.names.first { fields.contains($0.1) }!.0)"
         if let r = try? StoreBenchSupport.run(curl, ["-sS", "--fail", "--max-time", "600", base + "/api/v1/query", "--data-urlencode",
-                                                    "query=sum(count_over_time(bench_count[\(window)]))", "--data-urlencode", "time=\(endMs / 1000 + 60)"]),
+                                                    "query=sum(count_over_time(\(counted)[\(window)]))", "--data-urlencode", "time=\(endMs / 1000 + 60)"]),
            r.status == 0 {
             stored = VictoriaMetricsReference.firstValue(r.output) ?? -1
         }
         let bytes = sink.bytesSent
         return Result(series: series, points: total, outboxBytes: status.bytes, outboxFileBytes: outboxFileBytes, fillSeconds: fillSeconds, drainSeconds: drainSeconds,
                       lineProtocolBytes: bytes.lineProtocol, wireBytes: bytes.wire, batches: status.sinks.first?.sentBatches ?? 0,
-                      failures: failures, storedPoints: stored, vmVersion: version)
+                      failures: failures, storedPoints: stored, vmVersion: version, reference: referenceResult, drainCPUSeconds: drainCPU,
+                      receiverCPUSeconds: vmCPU0 >= 0 && vmCPU1 >= 0 ? vmCPU1 - vmCPU0 : -1)
+    }
+
+    /// A VictoriaMetrics single node on a free loopback port with an empty data directory, healthy.
+    private func startVictoriaMetrics(_ vm: String, curl: String, dataPath: String, logPath: String) async throws -> (process: Process, base: String) {
+        let port = try StoreBenchSupport.freeLoopbackPort()
+        let base = "http://127.0.0.1:\(port)"
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: vm)
+        server.arguments = ["-storageDataPath", dataPath, "-httpListenAddr", "127.0.0.1:\(port)", "-retentionPeriod", "100y",
+                            "-dedup.minScrapeInterval", "1ms", "-search.latencyOffset", "0s"]
+        let log = FileHandle(forWritingAtPath: logPath)
+        server.standardOutput = log
+        server.standardError = log
+        server.standardInput = FileHandle.nullDevice
+        try server.run()
+        let deadline = Date().addingTimeInterval(60)
+        while true {
+            guard server.isRunning else { throw StoreBenchError.tool("victoria-metrics exited at start (see \(logPath))") }
+            if let r = try? StoreBenchSupport.run(curl, ["-sf", "--max-time", "2", base + "/health"]), r.status == 0 { break }
+            guard Date() < deadline else {
+                VictoriaMetricsReference.stop(server)
+                throw StoreBenchError.tool("victoria-metrics did not become healthy within 60 s")
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return (server, base)
+    }
+
+    /// The reference's request bodies: the outbox's first `limit` points in batches of `batchPoints`, rendered and
+    /// compressed by the HTTP sink's own `prepare`. Read under a second sink name, so the gateway's cursor is not
+    /// touched and nothing is deleted.
+    private func referenceBodies(outboxPath: String, limit: Int) async throws -> [(body: ByteBuffer, points: Int)] {
+        let outbox = try Outbox(configuration: .init(path: outboxPath, maxBytes: .max, keepSent: true), sinks: ["vm", "reference"])
+        let renderer = try HTTPLineProtocolSink(configuration: sinkConfiguration(url: "http://127.0.0.1:1/write"))
+        var bodies: [(body: ByteBuffer, points: Int)] = []
+        var points = 0
+        do {
+            while points < limit, let batch = try outbox.nextBatch(sink: "reference", maxPoints: min(batchPoints, limit - points)) {
+                let prepared = try await renderer.prepare(batch)
+                bodies.append((ByteBuffer(bytes: prepared.body ?? []), batch.points))
+                points += batch.points
+                try outbox.ack(batch)
+            }
+        } catch {
+            await renderer.shutdown()
+            throw error
+        }
+        await renderer.shutdown()
+        return bodies
+    }
+
+    /// POSTs every body, `concurrency` at a time, each until it gets a 2xx; seconds from the first request to the
+    /// last response.
+    static func post(_ bodies: [(body: ByteBuffer, points: Int)], url: String, gzip: Bool, concurrency: Int) async throws -> (seconds: Double, failures: Int) {
+        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+        final class Counters: Sendable {
+            let next = Atomic<Int>(0)
+            let failures = Atomic<Int>(0)
+        }
+        let counters = Counters()
+        let t0 = MonotonicClock.nowNs()
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<max(1, concurrency) {
+                    group.addTask {
+                        while true {
+                            let i = counters.next.add(1, ordering: .relaxed).oldValue
+                            guard i < bodies.count else { return }
+                            var attempts = 0
+                            while true {
+                                var request = HTTPClientRequest(url: url)
+                                request.method = .POST
+                                request.headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
+                                if gzip { request.headers.add(name: "Content-Encoding", value: "gzip") }
+                                request.body = .bytes(bodies[i].body)
+                                let ok: Bool
+                                do {
+                                    let response = try await client.execute(request, timeout: .seconds(120))
+                                    _ = try? await response.body.collect(upTo: 16_384)
+                                    ok = (200..<300).contains(response.status.code)
+                                } catch {
+                                    ok = false
+                                }
+                                if ok { break }
+                                counters.failures.add(1, ordering: .relaxed)
+                                attempts += 1
+                                guard attempts < 20 else { throw StoreBenchError.tool("the reference sender could not deliver body \(i) in 20 attempts") }
+                                try await Task.sleep(for: .milliseconds(100))
+                            }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        let seconds = Double(MonotonicClock.nowNs() - t0) / 1e9
+        try? await client.shutdown()
+        return (seconds, counters.failures.load(ordering: .relaxed))
     }
 
     /// Runs a `ForwarderService` with `sink` over the filled outbox until every point is acknowledged.
     private func drain(outboxPath: String, sink: any UplinkSink, total: Int, logger: Logger, progress: @Sendable (String) -> Void) async throws
-        -> (seconds: Double, failures: Int, status: OutboxStatus)
+        -> (seconds: Double, failures: Int, status: OutboxStatus, cpuSeconds: Double)
     {
         let config = ForwarderConfiguration(
             gatewayID: "bench", outboxPath: outboxPath, windows: [RollupWindow(sizeMs: 60_000, latenessMs: 30_000)], maxBytes: .max, backlogAlertAgeMs: nil,
             statusInterval: .seconds(3_600),
-            sinks: [.init(kind: .http(.init(name: sink.name, url: "http://127.0.0.1:1/write", gateway: "bench")), batchPoints: batchPoints,
-                          backoff: Backoff(initial: .milliseconds(100), maximum: .seconds(2)))])
+            sinks: [.init(kind: .http(sinkConfiguration(url: "http://127.0.0.1:1/write")), batchPoints: batchPoints,
+                          backoff: Backoff(initial: .milliseconds(100), maximum: .seconds(2)), maxInFlight: maxInFlight)])
         let service = try ForwarderService(configuration: config, sinks: [sink], logger: logger)
+        let cpu0 = Self.selfCPUSeconds()
         let d0 = MonotonicClock.nowNs()
         let task = Task { try await service.run() }
         var nextReport = total / 4
@@ -189,9 +354,26 @@ public struct UplinkBenchmark: Sendable {
             try await Task.sleep(for: .milliseconds(20))
         }
         let seconds = Double(MonotonicClock.nowNs() - d0) / 1e9
+        let cpu = Self.selfCPUSeconds() - cpu0
         task.cancel()
         _ = try? await task.value
-        return (seconds, service.sinkCounters[0].failures, try await service.status())
+        return (seconds, service.sinkCounters[0].failures, try await service.status(), cpu)
+    }
+
+    /// User + system CPU seconds of this process.
+    static func selfCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    }
+
+    /// User + system CPU seconds of another process (from /proc), -1 if unreadable.
+    static func cpuSeconds(of pid: Int32) -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = text.lastIndex(of: ")") else { return -1 }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        // After the command: state is field 3, utime 14 and stime 15 (1-based over the whole line).
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return -1 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
     /// `N cores (model), M GiB`.
