@@ -147,10 +147,18 @@ def run_mqtt():
         sent.append((device, time.time(), info))
         n += 1
         time.sleep(cfg["mqtt_interval"])
+    # A publish made while the broker is down fails at once (rc != 0) and is never acknowledged; paho's
+    # is_published() raises for it, so ask safely and wait only for the ones that went out.
+    def acked(i):
+        try:
+            return i.is_published()
+        except Exception:
+            return False
+    pending = [i for _, _, i in sent if i.rc == mqtt.MQTT_ERR_SUCCESS]
     end = time.time() + 120
-    while time.time() < end and not all(i.is_published() for _, _, i in sent):
+    while time.time() < end and not all(acked(i) for i in pending):
         time.sleep(0.05)
-    result["mqtt"] = [[d, t] for d, t, i in sent if i.is_published()]
+    result["mqtt"] = [[d, t] for d, t, i in sent if acked(i)]
     result["mqtt_sent"] = len(sent)
     c.loop_stop()
     c.disconnect()
