@@ -46,20 +46,7 @@ struct ByteReader {
 
     mutating func skip(_ n: Int) { offset += n }
 
-    mutating func varint() -> UInt64? {
-        var result: UInt64 = 0
-        var shift: UInt64 = 0
-        while offset < bytes.count {
-            let b = bytes[offset]
-            offset += 1
-            if shift == 63 && b > 1 { return nil }
-            result |= UInt64(b & 0x7F) << shift
-            if b < 0x80 { return result }
-            shift += 7
-            if shift > 63 { return nil }
-        }
-        return nil
-    }
+    mutating func varint() -> UInt64? { readVarint(bytes, at: &offset) }
 
     mutating func signed() -> Int64? {
         guard let u = varint() else { return nil }
@@ -86,4 +73,22 @@ struct ByteReader {
         guard let r = stringRange() else { return nil }
         return String(decoding: bytes[r], as: UTF8.self)
     }
+}
+
+/// Reads an unsigned LEB128 varint from `bytes` at `offset`, moving `offset` past it; nil when it is truncated or
+/// longer than 64 bits. Shared by `ByteReader` and the line-protocol renderer's `RowReader`.
+@inline(__always)
+func readVarint<C: RandomAccessCollection>(_ bytes: C, at offset: inout Int) -> UInt64? where C.Element == UInt8, C.Index == Int {
+    var result: UInt64 = 0
+    var shift: UInt64 = 0
+    while offset < bytes.endIndex {
+        let b = bytes[offset]
+        offset += 1
+        if shift == 63 && b > 1 { return nil }
+        result |= UInt64(b & 0x7F) << shift
+        if b < 0x80 { return result }
+        shift += 7
+        if shift > 63 { return nil }
+    }
+    return nil
 }

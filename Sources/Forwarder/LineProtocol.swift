@@ -325,20 +325,7 @@ struct RowReader {
     init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
     @inline(__always)
-    mutating func varint() -> UInt64? {
-        var result: UInt64 = 0
-        var shift: UInt64 = 0
-        while offset < bytes.count {
-            let b = bytes[offset]
-            offset += 1
-            if shift == 63 && b > 1 { return nil }
-            result |= UInt64(b & 0x7F) << shift
-            if b < 0x80 { return result }
-            shift += 7
-            if shift > 63 { return nil }
-        }
-        return nil
-    }
+    mutating func varint() -> UInt64? { readVarint(bytes, at: &offset) }
 
     @inline(__always)
     mutating func signed() -> Int64? {
