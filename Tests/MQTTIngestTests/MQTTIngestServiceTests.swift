@@ -21,10 +21,10 @@ struct MQTTIngestServiceTests {
         let count = 300
         let before = WallClock.nowMs()
         try await withRunningService(service, logger: logger) { _ in
-            #expect(await waitUntil { records.items.contains { $0.message == "MQTT subscribed" } })
+            #expect(await waitUntil(timeout: .seconds(180)) { records.items.contains { $0.message == "MQTT subscribed" } })
             try await publishNumbers(broker, topic: "city/e2e", count: count, id: "pub-e2e")
             try await mosquittoPubText(broker, topic: "city/e2e/bad", text: "not-a-number")
-            #expect(await waitUntil { sink.messageCount == count + 1 })
+            #expect(await waitUntil(timeout: .seconds(60)) { sink.messageCount == count + 1 })
         }
         let after = WallClock.nowMs()
 
@@ -65,7 +65,7 @@ struct MQTTIngestServiceTests {
             configuration: ingestConfiguration(broker, id: "ingest-retained"), decoder: decoder, sink: sink, logger: logger
         )
         try await withRunningService(service, logger: logger) { _ in
-            #expect(await waitUntil { sink.messageCount == 1 })
+            #expect(await waitUntil(timeout: .seconds(60)) { sink.messageCount == 1 })
         }
         let message = try #require(decoder.seen.items.first)
         #expect(message.topic == "city/retained/1")
@@ -88,14 +88,14 @@ struct MQTTIngestServiceTests {
         )
         let count = 100
         try await withRunningService(service, logger: logger) { group in
-            #expect(await waitUntil { records.items.contains { $0.message == "MQTT subscribed" } })
+            #expect(await waitUntil(timeout: .seconds(180)) { records.items.contains { $0.message == "MQTT subscribed" } })
             try await publishNumbers(broker, topic: "city/drain", count: count, id: "pub-drain")
-            #expect(await waitUntil { service.stats.received == count })
-            #expect(await waitUntil { sink.entered.count == 1 }, "the first batch is stuck in the sink")
+            #expect(await waitUntil(timeout: .seconds(60)) { service.stats.received == count })
+            #expect(await waitUntil(timeout: .seconds(60)) { sink.entered.count == 1 }, "the first batch is stuck in the sink")
             #expect(sink.batches.count == 0)
             // Shut down while stalled, then let the sink go.
             await group.triggerGracefulShutdown()
-            #expect(await waitUntil { !service.stats.connected })
+            #expect(await waitUntil(timeout: .seconds(60)) { !service.stats.connected })
             gate.open()
         }
         #expect(sink.messageCount == count)
@@ -120,9 +120,9 @@ struct MQTTIngestServiceTests {
         }
         let published = 60
         try await withRunningService(service, logger: logger) { _ in
-            #expect(await waitUntil { records.items.contains { $0.message == "MQTT subscribed" } })
+            #expect(await waitUntil(timeout: .seconds(180)) { records.items.contains { $0.message == "MQTT subscribed" } })
             try await publishNumbers(broker, topic: "city/overflow", count: published, id: "pub-overflow")
-            #expect(await waitUntil { service.stats.received == published })
+            #expect(await waitUntil(timeout: .seconds(60)) { service.stats.received == published })
             gate.open()
         }
         let delivered = sink.messageCount
