@@ -55,7 +55,7 @@ struct FuzzReplayTests {
     @Test(arguments: FailCase.all())
     func failCaseNoLongerCrashes(_ failCase: FailCase) async {
         #expect(FuzzTarget.named(failCase.target) != nil, "Tests/Fuzz/FailCases/\(failCase.target) names no fuzz target")
-        await #expect(processExitsWith: .success) { [target = failCase.target, bytes = failCase.bytes] in
+        await #expect(processExitsWith: .success) { [target = failCase.target as String, bytes = failCase.bytes as [UInt8]] in
             _ = FuzzTarget.named(target)?.run(bytes)
         }
     }
