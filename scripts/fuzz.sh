@@ -212,7 +212,7 @@ for t in "${TARGETS[@]}"; do
                 real=$(( real + 1 ))
             fi
         done
-        [[ $real -eq 0 && ${SPURIOUS[$t]} -le 10 ]] || break
+        [[ $real -eq 0 && ${SPURIOUS[$t]} -le 100 ]] || break
         elapsed=$(( $(date +%s) - start ))
         if [[ $MODE == long ]]; then [[ $execs -lt $RUNS && $elapsed -lt $CAP ]] || break
         else [[ $elapsed -lt $SECONDS_EACH ]] || break; fi

@@ -158,9 +158,6 @@ struct ExpressionParser {
         var parser = ExpressionParser(resolve: resolve, allowCurrent: allowCurrent)
         do {
             parser.tokens = try ExpressionParser.tokenize(text)
-            guard parser.tokens.count <= maxTokens else {
-                throw ProfileError.Reason("expression has \(parser.tokens.count) tokens; at most \(maxTokens) are allowed")
-            }
             let e = try parser.parseTernary(depth: 0)
             guard parser.peek == .end else { throw ProfileError.Reason("unexpected '\(parser.peekText)' in expression '\(text)'") }
             return .success(e)
@@ -206,6 +203,8 @@ struct ExpressionParser {
         func isIdentStart(_ c: Unicode.Scalar) -> Bool { c == "_" || (c.value < 128 && c.properties.isAlphabetic) }
         func isIdent(_ c: Unicode.Scalar) -> Bool { isIdentStart(c) || ("0"..."9").contains(c) || c == "." }
         while i < chars.count {
+            // Stop at the limit rather than tokenize a huge text first (each number costs a parse).
+            guard out.count <= maxTokens else { throw ProfileError.Reason("expression has more than \(maxTokens) tokens") }
             let c = chars[i]
             if c == " " || c == "\t" {
                 i += 1
@@ -266,6 +265,7 @@ struct ExpressionParser {
             }
             throw ProfileError.Reason("unexpected character '\(c)' in expression '\(text)'")
         }
+        guard out.count <= maxTokens else { throw ProfileError.Reason("expression has more than \(maxTokens) tokens") }
         return out
     }
 

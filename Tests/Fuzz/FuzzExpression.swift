@@ -2,8 +2,9 @@
 // `repeat.count`, `assert.that`) through `ProfileExpression`, with the same grammar and functions as in a profile.
 //
 // Input: the expression text, a NUL byte, then the payload: `size` and `byte(i)` read it, `x` is its first byte, and
-// `$.…` reads it when it parses as JSON. Fields `a`, `b` and `c` exist (a number, a hex string and null), as do the
-// topic capture `deviceId` and the attribute `fport`.
+// `$.…` reads it when it parses as JSON. Fields `a`, `b` and `c` exist (a number, a hex string and null), and so does
+// every other word of the text that could name a field (up to 16, valued by the payload's last byte), so expressions
+// taken from profiles parse; so do the topic capture `deviceId` and the attribute `fport`.
 
 import DeviceProfiles
 import Foundation
@@ -28,9 +29,13 @@ public enum FuzzExpression {
         let nul = input.firstIndex(of: 0) ?? input.endIndex
         let text = String(decoding: input[..<nul], as: UTF8.self)
         let payload = nul < input.endIndex ? Array(input[(nul + 1)...]) : []
+        var fields: [String: Value] = ["a": .number(-12.75), "b": .string("0x1F"), "c": .null]
+        for name in identifiers(in: input[..<nul]).prefix(16) where fields[name] == nil {
+            fields[name] = .number(Double(payload.last ?? 1))
+        }
         let context = ProfileExpression.Context(
             current: payload.first.map { .number(Double($0)) } ?? .null,
-            fields: ["a": .number(-12.75), "b": .string("0x1F"), "c": .null],
+            fields: fields,
             payload: payload, json: try? JSONParser.parse(payload),
             topic: ["deviceId": "fuzz-device"], attributes: ["fport": "5"]
         )
@@ -43,6 +48,25 @@ public enum FuzzExpression {
             precondition(!reason.message.isEmpty, "an expression error without a message")
             return .rejected
         }
+    }
+
+    /// Words that could name fields (letters, digits, `_`, not starting with a digit, no `.`), so the expressions
+    /// of the shipped profiles, which read earlier fields, parse here too.
+    static func identifiers(in text: ArraySlice<UInt8>) -> [String] {
+        var out: [String] = []
+        var i = text.startIndex
+        func isWord(_ c: UInt8) -> Bool { c == 0x5F || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7A) || (c >= 0x30 && c <= 0x39) }
+        while i < text.endIndex {
+            guard isWord(text[i]), !(text[i] >= 0x30 && text[i] <= 0x39), i == text.startIndex || (text[i - 1] != 0x2E && text[i - 1] != 0x24) else {
+                i += 1
+                continue
+            }
+            var j = i
+            while j < text.endIndex, isWord(text[j]) { j += 1 }
+            if j == text.endIndex || (text[j] != 0x2E && text[j] != 0x28) { out.append(String(decoding: text[i..<j], as: UTF8.self)) }
+            i = j
+        }
+        return out
     }
 
     /// Every operator and function of the language, and the expressions the shipped profiles use (collected from
