@@ -120,11 +120,13 @@ PY
     for t in "${TARGETS[@]}"; do
         echo "== compiling fuzz-$t (Tests/Fuzz/${ENTRY[$t]}.swift)"
         swiftc -O -sanitize=fuzzer,address -parse-as-library -D CITYGATE_FUZZ -swift-version 6 \
+            -enable-upcoming-feature ExistentialAny -enable-upcoming-feature MemberImportVisibility \
             -module-name "Fuzz_${ENTRY[$t]}" -I "$BIN_PATH/Modules" "${clang_args[@]}" \
             "$ROOT/Tests/Fuzz/FuzzSupport.swift" "$ROOT/Tests/Fuzz/${ENTRY[$t]}.swift" \
             -Xlinker --start-group "${libs[@]}" -Xlinker --end-group \
             -lzstd -lsqlite3 -lmosquitto -lz \
-            -o "$WORK/bin/fuzz-$t" 2> >(grep -v "Cannot export local symbol '__asan_check_\|^$" >&2)
+            -o "$WORK/bin/fuzz-$t.new" 2> >(grep -v "Cannot export local symbol '__asan_\|^$" >&2)
+        mv -f "$WORK/bin/fuzz-$t.new" "$WORK/bin/fuzz-$t"  # a rename, so a fuzzer still running keeps its binary
     done
 }
 
