@@ -66,3 +66,37 @@ import Testing
         #expect(result.samples.map(\.metric) == ["a"])
     }
 }
+
+/// Durations, sizes and integers in profile, rule and configuration files: overflow gave traps (found by the
+/// `config-yaml` fuzz target: `max_age: 2222222222222222230d`).
+@Suite struct YAMLNumberLimitsTests {
+    @Test(arguments: ["2222222222222222230d", "9223372036854775807h", "-9223372036854775807m", "106752d", "9223372036855s"])
+    func aDurationThatOverflowsOrPassesThreeCenturiesIsNone(_ text: String) {
+        #expect(YAMLReader.parseDurationSeconds(text) == nil)
+        #expect(YAMLReader.parseDurationMilliseconds(text) == nil)
+    }
+
+    @Test func durationsUpToTheLimitStillParse() {
+        #expect(YAMLReader.parseDurationSeconds("106751d") == 106_751 * 86_400)
+        #expect(YAMLReader.parseDurationSeconds("-90s") == -90)
+        #expect(YAMLReader.parseDurationMilliseconds("250ms") == 250)
+        #expect(YAMLReader.parseDurationMilliseconds("1h") == 3_600_000)
+        #expect(YAMLReader.parseDurationMilliseconds("-9223372036854775808ms") == nil)
+        #expect(YAMLReader.parseDurationMilliseconds("9223372036854775807ms") == nil)
+    }
+
+    @Test func sizesThatNoInt64HoldsAreNone() {
+        #expect(YAMLReader.parseByteSize("inf GiB") == nil)
+        #expect(YAMLReader.parseByteSize("1e10TiB") == nil)
+        #expect(YAMLReader.parseByteSize("10GiB") == 10 << 30)
+        #expect(YAMLReader.parseByteSize("1.5KB") == 1_500)
+    }
+
+    @Test func anIntegerHasOneSign() {
+        #expect(YAMLReader.parseInt("--9223372036854775808") == nil)
+        #expect(YAMLReader.parseInt("+-5") == nil)
+        #expect(YAMLReader.parseInt("-5") == -5)
+        #expect(YAMLReader.parseInt("-0x1F") == -31)
+        #expect(YAMLReader.parseInt("1_000") == 1_000)
+    }
+}
