@@ -254,6 +254,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The fuzz entry points of Tests/Fuzz (scripts/fuzz.sh builds them with libFuzzer and -D CITYGATE_FUZZ),
+        // compiled here without libFuzzer to replay their crashers (Tests/Fuzz/FailCases) and seeds.
+        .testTarget(
+            name: "FuzzReplayTests",
+            dependencies: [
+                "Alerts", "CoAPIngest", "DeviceProfiles", "Gateway", "GatewayCore", "PushIngest", "TimeSeriesStore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/Fuzz",
+            exclude: ["FailCases"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [

@@ -114,9 +114,10 @@ final class DecodeRun: ExpressionEnvironment {
         }
     }
     func byte(_ offset: Int) -> Value {
-        let i = offset >= 0 ? base + offset : end + offset
-        guard i >= base, i < end else { return .null }
-        return .number(Double(bytes[i]))
+        // Compare before adding: `base + offset` overflows for an offset near Int.max.
+        let count = end - base
+        guard offset < count, offset >= -count else { return .null }
+        return .number(Double(bytes[offset >= 0 ? base + offset : end + offset]))
     }
 
     // MARK: running

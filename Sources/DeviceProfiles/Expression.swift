@@ -120,7 +120,10 @@ indirect enum Expression: Sendable, Hashable {
                 guard (0...12).contains(digits) else { return .null }
                 let f = powDouble(10, digits)
                 return .number((v[0] * f).rounded() / f)
-            case "byte": return env.byte(Int(v[0]))
+            case "byte":
+                // Any double may arrive here (`byte(x * 1e300)`): only an offset that is an Int is one.
+                guard let offset = Int(exactly: v[0].rounded(.towardZero)) else { return .null }
+                return env.byte(offset)
             case "s8", "s16", "s24", "s32":
                 let bits: Int64 = name == "s8" ? 8 : name == "s16" ? 16 : name == "s24" ? 24 : 32
                 guard let raw = Int64(exactly: v[0].rounded(.towardZero)) else { return .null }
@@ -142,6 +145,13 @@ struct ExpressionParser {
     private var position = 0
     private let resolve: (String) -> Int?
     private let allowCurrent: Bool
+
+    /// Most tokens in one expression. Parsing and evaluation recurse over the tree, so its size must be bounded
+    /// whatever a profile file says (`1+1+…+1` with 10^5 terms overflowed the stack); real expressions are a few
+    /// dozen tokens at most.
+    static let maxTokens = 512
+    /// Deepest nesting of parentheses, conditionals and unary operators.
+    static let maxDepth = 32
 
     /// Parses `text`; `resolve` maps a field name to its slot (nil = unknown field, an error).
     static func parse(_ text: String, allowCurrent: Bool, resolve: @escaping (String) -> Int?) -> Result<Expression, ProfileError.Reason> {
@@ -193,6 +203,8 @@ struct ExpressionParser {
         func isIdentStart(_ c: Unicode.Scalar) -> Bool { c == "_" || (c.value < 128 && c.properties.isAlphabetic) }
         func isIdent(_ c: Unicode.Scalar) -> Bool { isIdentStart(c) || ("0"..."9").contains(c) || c == "." }
         while i < chars.count {
+            // Stop at the limit rather than tokenize a huge text first (each number costs a parse).
+            guard out.count <= maxTokens else { throw ProfileError.Reason("expression has more than \(maxTokens) tokens") }
             let c = chars[i]
             if c == " " || c == "\t" {
                 i += 1
@@ -253,13 +265,14 @@ struct ExpressionParser {
             }
             throw ProfileError.Reason("unexpected character '\(c)' in expression '\(text)'")
         }
+        guard out.count <= maxTokens else { throw ProfileError.Reason("expression has more than \(maxTokens) tokens") }
         return out
     }
 
     private static let levels: [[String]] = [["||"], ["&&"], ["==", "!=", "<", "<=", ">", ">="], ["|"], ["&"], ["<<", ">>"], ["+", "-"], ["*", "/", "%"]]
 
     private mutating func parseTernary(depth: Int) throws -> Expression {
-        if depth > 32 { throw ProfileError.Reason("expression nested too deeply") }
+        if depth > ExpressionParser.maxDepth { throw ProfileError.Reason("expression nested too deeply") }
         let condition = try parseBinary(level: 0, depth: depth)
         if accept("?") {
             let a = try parseTernary(depth: depth + 1)
@@ -282,6 +295,7 @@ struct ExpressionParser {
     }
 
     private mutating func parseUnary(depth: Int) throws -> Expression {
+        if depth > ExpressionParser.maxDepth { throw ProfileError.Reason("expression nested too deeply") }
         if accept("-") { return .unary("-", try parseUnary(depth: depth + 1)) }
         if accept("!") { return .unary("!", try parseUnary(depth: depth + 1)) }
         if accept("+") { return try parseUnary(depth: depth + 1) }

@@ -105,6 +105,8 @@ public struct YAMLReader: Sendable {
         } else if text.hasPrefix("+") {
             text.removeFirst()
         }
+        // One sign only: `--5` is not an integer (and `--9223372036854775808` negated Int.min).
+        if text.hasPrefix("-") || text.hasPrefix("+") { return nil }
         let value: Int?
         if text.hasPrefix("0x") || text.hasPrefix("0X") {
             value = Int(text.dropFirst(2), radix: 16)
@@ -117,10 +119,16 @@ public struct YAMLReader: Sendable {
         return negative ? -v : v
     }
 
+    /// The longest duration accepted, in seconds (about 292 years): any duration then fits `Int64` nanoseconds, so
+    /// no later conversion can overflow. Longer ones, like values that overflow while parsing, are not durations.
+    public static let maxDurationSeconds = Int(Int64.max / 1_000_000_000)
+
     /// Parses `250ms`, `90s`, `20m`, `1h`, `2d`, or a plain number of seconds, into milliseconds.
     public static func parseDurationMilliseconds(_ raw: String) -> Int64? {
         let text = raw.trimmingCharacters(in: .whitespaces)
-        if text.hasSuffix("ms"), let n = Int64(text.dropLast(2)) { return n }
+        if text.hasSuffix("ms"), let n = Int64(text.dropLast(2)) {
+            return n.magnitude <= UInt64(maxDurationSeconds) * 1000 ? n : nil
+        }
         return parseDurationSeconds(text).map { Int64($0) * 1000 }
     }
 
@@ -131,23 +139,36 @@ public struct YAMLReader: Sendable {
                                         ("GB", 1_000_000_000), ("TB", 1_000_000_000_000), ("B", 1)]
         for (suffix, factor) in units where text.hasSuffix(suffix) {
             guard let n = Double(text.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)), n >= 0 else { return nil }
-            return Int64(n * Double(factor))
+            // `inf GiB` or `1e10 TiB` would trap in the conversion: not a size.
+            let bytes = n * Double(factor)
+            guard bytes < 9.2e18 else { return nil }
+            return Int64(bytes)
         }
         return Int64(text)
     }
 
     /// Parses `90s`, `20m`, `1h`, `2d`, or a plain number of seconds.
+    /// Up to `maxDurationSeconds`, either sign; nil for anything else (an overflowing `2222222222222222230d` trapped).
     public static func parseDurationSeconds(_ raw: String) -> Int? {
         let text = raw.trimmingCharacters(in: .whitespaces)
-        if let plain = Int(text) { return plain }
-        guard let unit = text.last, let n = Int(text.dropLast()) else { return nil }
-        switch unit {
-        case "s": return n
-        case "m": return n * 60
-        case "h": return n * 3600
-        case "d": return n * 86400
-        default: return nil
+        let n: Int
+        let scale: Int
+        if let plain = Int(text) {
+            (n, scale) = (plain, 1)
+        } else {
+            guard let unit = text.last, let count = Int(text.dropLast()) else { return nil }
+            switch unit {
+            case "s": scale = 1
+            case "m": scale = 60
+            case "h": scale = 3600
+            case "d": scale = 86400
+            default: return nil
+            }
+            n = count
         }
+        let (seconds, overflow) = n.multipliedReportingOverflow(by: scale)
+        guard !overflow, seconds.magnitude <= UInt(maxDurationSeconds) else { return nil }
+        return seconds
     }
 }
 

@@ -39,6 +39,20 @@ struct RuleLoaderTests {
         }
     }
 
+    /// The engine multiplies no_data.factor by the report interval in Int64 milliseconds; `factor: inf` (or 1e300)
+    /// trapped there on the first tick, so the loader bounds it, and durations that overflow are errors too.
+    @Test(arguments: ["no_data: { factor: inf }", "no_data: { factor: 1e300 }", "no_data: { factor: 1001 }",
+                      "no_data: { minimum: 2222222222222222230d }", "stuck: { for: 9223372036854775807h }"])
+    func numbersTheEngineCannotHoldAreLineNumberedErrors(_ condition: String) {
+        let message = error("""
+            rules:
+              - id: a
+                select: { metric: m }
+                \(condition)
+            """)
+        #expect(message.hasPrefix("rules/x.yaml:4:"), "\(message)")
+    }
+
     @Test func errorsNameFileLineAndColumn() {
         #expect(error("""
             rules:

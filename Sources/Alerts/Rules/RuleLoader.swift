@@ -212,7 +212,8 @@ struct RuleFileParser {
                     }
                 }
             }
-            guard factor >= 1 else { throw reader.error(condNode, "no_data.factor must be at least 1") }
+            // Bounded above too: the engine multiplies it by the report interval in Int64 milliseconds on every tick.
+            guard factor >= 1, factor <= 1000 else { throw reader.error(condNode, "no_data.factor must be between 1 and 1000") }
             condition = .noData(factor: factor, minimumMs: minimum)
         case "event":
             var codes = Set<Int>()
