@@ -4,11 +4,10 @@
 # receiver in the integration test and `bench uplink`/`bench store`, openssl for the TLS tests, Python paho-mqtt as an
 # outside MQTT client, libcoap's coap-client and Python aiocoap as outside CoAP clients, systemd for
 # systemd-analyze (the edge units are verified, never started), Chromium with its WebDriver and Python selenium
-# for the console's browser test, and libfaketime (faketime) for the fault tests' wall-clock jumps. Swift itself
-# must already be on PATH.
+# for the console's browser test. Swift itself must already be on PATH.
 set -euo pipefail
 
-packages=(pkg-config libmosquitto-dev libzstd-dev libsqlite3-dev mosquitto mosquitto-clients openssl python3 libcoap3-bin victoria-metrics curl systemd chromium chromium-driver fonts-dejavu-core faketime)
+packages=(pkg-config libmosquitto-dev libzstd-dev libsqlite3-dev mosquitto mosquitto-clients openssl python3 libcoap3-bin victoria-metrics curl systemd chromium chromium-driver fonts-dejavu-core)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

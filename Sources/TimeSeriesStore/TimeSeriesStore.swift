@@ -520,17 +520,30 @@ public final class TimeSeriesStore: SampleSink, Sendable {
     }
 
     /// Runs a read again when a segment it listed was retired meanwhile (compacted or evicted): compaction
-    /// registers the merged segment before removing the pieces, so the next attempt finds the data there.
+    /// registers the merged segment before removing the pieces, so the next attempt finds the data there. A
+    /// read-only store (the CLI beside a running gateway) learns of the other process's retirements by reading the
+    /// catalog's active segments again.
     func retryingRetired<T>(_ body: () throws -> T) throws -> T {
         var attempt = 0
         while true {
             do {
                 return try body()
             } catch StoreError.missingSegment(let file) {
+                if readOnly { try reloadActiveSegments() }
                 let stillActive = state.withLock { $0.segments.contains { $0.row.file == file } }
                 attempt += 1
                 if stillActive || attempt >= 5 { throw StoreError.missingSegment(file) }
             }
+        }
+    }
+
+    /// Replaces the segment list of a read-only store with the catalog's active rows, as the writing process left
+    /// them.
+    func reloadActiveSegments() throws {
+        let rows = try catalog.withLock { try $0.segments(state: "active") }
+        state.withLock { s in
+            s.segments = rows.map { LoadedSegment(row: $0) }
+            s.newestMs = max(s.newestMs, rows.map(\.tMax).max() ?? .min)
         }
     }
 

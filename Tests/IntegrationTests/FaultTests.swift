@@ -434,16 +434,24 @@ struct FaultTests {
 
     // MARK: F10: wall-clock jumps
 
-    /// libfaketime, if installed (Debian `faketime`).
-    static let libfaketime: String? = ["/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1", "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
-                                       "/usr/lib/faketime/libfaketime.so.1"].first { FileManager.default.fileExists(atPath: $0) }
+    /// The toolchain's clang (Swift ships one), to build the wall-clock shim `Fixtures/walljump.c`.
+    static let clang: String? = ProcessRunner.which("clang")
 
-    /// The gateway's wall clock stepped +1 h, −1 h, +1 year, to 1970 and back during MQTT ingest (libfaketime with a
-    /// control file; the monotonic clock is left alone, as a real clock step leaves it): the process neither
+    /// Builds the LD_PRELOAD shim that offsets only the CLOCK_REALTIME family, as a real clock step does (see its
+    /// header for why libfaketime is not used).
+    static func buildWallJumpShim(in dir: TemporaryDirectory) async throws -> String {
+        let library = dir.file("walljump.so")
+        let out = try await ProcessRunner.run(clang!, ["-shared", "-fPIC", "-O2", "-o", library, Repo.root + "/Tests/IntegrationTests/Fixtures/walljump.c", "-ldl"])
+        guard out.succeeded else { throw GatewayTestingError.processFailed(command: "clang walljump.c", status: out.status, output: out.stderrText) }
+        return library
+    }
+
+    /// The gateway's wall clock stepped +1 h, −1 h, +1 year, to 1970 and back during MQTT ingest (the walljump shim
+    /// with a control file; the monotonic clocks and their timers are left alone, as a real clock step leaves them): the process neither
     /// crashes nor spins, MQTT stays connected, no segment is evicted, every acknowledged message is stored, a
     /// `for:` alert neither fires early on the forward jump nor stalls, and a no-data rule does not fire for a
     /// device that keeps reporting.
-    @Test(.enabled(if: FaultTests.libfaketime != nil, "needs libfaketime (apt install faketime)"))
+    @Test(.enabled(if: FaultTests.clang != nil, "needs clang (part of the Swift toolchain) to build the wall-clock shim"))
     func wallClockJumpsNeitherEvictNorSpinNorFireTimers() async throws {
         let broker = try await Broker(options: .init(maxQueuedMessages: 100_000))
         defer { broker.stop() }
@@ -463,10 +471,9 @@ struct FaultTests {
             mqtt: { port: \(broker.port), client_id: fault-clock, reconnect: { initial: 0s, max: 1s } }
             alerts: { rules_dir: \(dir.file("rules")), mqtt: { enabled: false } }
             """.write(toFile: config, atomically: true, encoding: .utf8)
-        let control = dir.file("faketime.rc")
-        try "+0\n".write(toFile: control, atomically: true, encoding: .utf8)
-        let environment = ["LD_PRELOAD=\(Self.libfaketime!)", "FAKETIME_TIMESTAMP_FILE=\(control)", "FAKETIME_CACHE_DURATION=1",
-                           "FAKETIME_DONT_FAKE_MONOTONIC=1", "FAKETIME_DONT_RESET=1"]
+        let control = dir.file("walljump.offset")
+        try "0\n".write(toFile: control, atomically: true, encoding: .utf8)
+        let environment = ["LD_PRELOAD=\(try await Self.buildWallJumpShim(in: dir))", "WALLJUMP_FILE=\(control)"]
         let gateway = try GatewayLife.spawn(config: config, log: dir.file("gateway.log"), environment: environment)
         try await gateway.waitReady(markers: ["MQTT broker connected"])
         let load = try await FaultLoad.start(dir: dir, name: "load", mqttPort: broker.port, prefix: 4, mqttInterval: 0.02)
@@ -484,7 +491,7 @@ struct FaultTests {
         let breachAt = ContinuousClock.now
 
         let now = Int(Date().timeIntervalSince1970)
-        let steps: [(String, String)] = [("+1 h", "+3600"), ("-1 h", "-3600"), ("+1 year", "+31536000"), ("1970", "-\(now - 2 * 86_400)"), ("back", "+0")]
+        let steps: [(String, String)] = [("+1 h", "+3600"), ("-1 h", "-3600"), ("+1 year", "+31536000"), ("1970", "-\(now - 2 * 86_400)"), ("back", "0")]
         var cpu: [String: Double] = [:]
         var firedEarly = false
         for (name, offset) in steps {
@@ -515,7 +522,9 @@ struct FaultTests {
         let devices = Set(rows.map(\.device))
         let lost = acked.mqtt.filter { !devices.contains($0.device) }
         let lost1970 = rows.filter { $0.timeMs < 946_684_800_000 }.count
+        let yearAhead = rows.filter { $0.timeMs > Int64(now + 180 * 86_400) * 1000 }.count
         let evicted = sumOfLogValues(log, marker: "Ring evicted segments", key: "segments")
+        #expect(yearAhead > 0, "the shim did step the gateway's clock: samples received during the +1 year step carry that year")
         #expect(!firedEarly, "the for: 40s alert did not fire early on a forward jump")
         #expect(alerts.contains("water-far-held"), "the for: 40s alert fired after 40 s of monotonic time: \(alerts)")
         #expect(!alerts.contains("gauge-silent"), "no no-data alert for a device that kept reporting: \(alerts)")
@@ -525,8 +534,8 @@ struct FaultTests {
         #expect(cpu.values.allSatisfy { $0 < 0.9 }, "no spin: CPU share per step \(cpu)")
         let check = try await storeCheck(config: config)
         #expect(check.ok, "\(check.output)")
-        print("FAULTS clock: steps +1 h, -1 h, +1 year, 1970, back (libfaketime): CPU per step \(cpu.mapValues { String(format: "%.2f", $0) });",
-              "MQTT \(acked.mqtt.count) acked, lost \(lost.count), stored with a 1970 time \(lost1970); segments evicted \(evicted);",
+        print("FAULTS clock: steps +1 h, -1 h, +1 year, 1970, back (walljump shim): CPU per step \(cpu.mapValues { String(format: "%.2f", $0) });",
+              "MQTT \(acked.mqtt.count) acked, lost \(lost.count), stored with a 1970 time \(lost1970), a year ahead \(yearAhead); segments evicted \(evicted);",
               "for: alert early \(firedEarly), fired \(alerts.contains("water-far-held")); no-data fired \(alerts.contains("gauge-silent")); MQTT disconnects \(log.components(separatedBy: "MQTT connection lost").count - 1)")
     }
 }

@@ -165,6 +165,27 @@ func sample(_ device: String, _ metric: String, _ t: Int64, _ v: Double) -> Samp
         #expect(files.count == stats.segments)
     }
 
+    /// `citygate export` opens the store read-only beside the running gateway; segments the gateway evicts after
+    /// that open are dropped from the reader's list instead of failing the read ("segment file … is missing").
+    @Test func aReadOnlyStoreSurvivesSegmentsEvictedByTheWriter() throws {
+        let dir = try TemporaryDirectory()
+        let store = try open(dir) { $0.maxBytes = 1_048_576; $0.maxAgeMs = nil }
+        var rng = SystemRandomNumberGenerator()
+        func writeHour(_ h: Int) throws {
+            let batch = (0..<20_000).map { i in sample("d\(i % 50)", "noise", t0 + Int64(h) * hour + Int64(i) * 100, Double.random(in: 0..<1, using: &rng)) }
+            try store.append(batch)
+            try store.checkpoint()
+        }
+        try writeHour(0)
+        let reader = try TimeSeriesStore(configuration: StoreConfiguration(directory: dir.path), logger: quietLogger(), readOnly: true)
+        for h in 1..<12 { try writeHour(h) }
+        #expect(store.stats.evictedSegments > 0, "the writer evicted the hour the reader saw at its open")
+        let id = try #require(reader.seriesID(device: "d0", metric: "noise"))
+        let points = try reader.raw(id, fromMs: t0, toMs: t0 + 12 * hour)
+        #expect((points.first?.timeMs ?? .max) > t0 + hour - 1, "the evicted first hour is gone, not an error")
+        #expect(try reader.downsample(id, fromMs: t0, toMs: t0 + 12 * hour, stepMs: hour).isEmpty == false)
+    }
+
     @Test func aWallClockJumpDoesNotAgeDataOut() throws {
         let dir = try TemporaryDirectory()
         let store = try open(dir) { $0.maxAgeMs = 7 * 86_400_000 }

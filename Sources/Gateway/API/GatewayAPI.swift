@@ -60,7 +60,7 @@ public struct GatewayAPI: Sendable {
         do {
             identity = try context.require(role)
         } catch let error as APIError {
-            try? audit.record(actor: context.identity?.name ?? "-", role: context.identity?.role.rawValue ?? "-", action: action, target: target,
+            _ = try? audit.record(actor: context.identity?.name ?? "-", role: context.identity?.role.rawValue ?? "-", action: action, target: target,
                               outcome: "refused: \(error.message)", details: details, client: context.clientAddress)
             throw error
         }
@@ -70,7 +70,7 @@ public struct GatewayAPI: Sendable {
                              client: context.clientAddress)
             return result
         } catch {
-            try? audit.record(actor: identity.name, role: identity.role.rawValue, action: action, target: target,
+            _ = try? audit.record(actor: identity.name, role: identity.role.rawValue, action: action, target: target,
                               outcome: "failed: \(error)", details: details, client: context.clientAddress)
             throw error
         }
