@@ -7,7 +7,7 @@ import Logging
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "bench", abstract: "Benchmarks, reported as ratios against a reference measured in the same run.",
-                                                    subcommands: [Ingest.self, Decode.self, BenchStoreCommand.self, Alerts.self, BenchCoAPCommand.self, BenchUplinkCommand.self])
+                                                    subcommands: [Ingest.self, Decode.self, BenchStoreCommand.self, Alerts.self, BenchCoAPCommand.self, BenchUplinkCommand.self, BenchSoakCommand.self])
 
     struct Ingest: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -94,7 +94,7 @@ struct BenchCommand: AsyncParsableCommand {
             bench.breachShare = breachShare
             bench.anomaly = anomaly
             let logger = quietLogger()
-            out("machine: \(BenchStoreCommand.machine())\n")
+            out("machine: \(StoreBenchSupport.machine())\n")
             out("workload: \(series) series (EM500-PP pressure + battery), \(rate) msg/s for \(seconds) s, \(breachShare * 100)% breaching\n")
             let reference = try await bench.run(profiles: profiles, withRules: false, logger: logger)
             let measured = try await bench.run(profiles: profiles, withRules: true, logger: logger)

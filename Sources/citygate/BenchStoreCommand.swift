@@ -176,7 +176,7 @@ struct BenchStoreCommand: AsyncParsableCommand {
         let p = Double(points)
         var text = ""
         text += "\ncitygate bench store — \(ProfileTool.iso8601(WallClock.nowMs()))\n"
-        text += "machine: \(machine())\n"
+        text += "machine: \(StoreBenchSupport.machine())\n"
         text += "workload: NAB \(w.sources.count) series × \(w.copies) copies = \(StoreBenchSupport.grouped(w.seriesCount)) series, "
             + "\(StoreBenchSupport.grouped(points)) points, seed \(w.seed), batches of \(StoreBenchSupport.grouped(batchSize))"
             + (partitionMs.map { String(format: ", store partitions of %.4g h (not the default)", Double($0) / 3_600_000) } ?? "") + "\n"
@@ -247,17 +247,5 @@ struct BenchStoreCommand: AsyncParsableCommand {
         }
         let dirty = (try? StoreBenchSupport.run(git, ["status", "--porcelain", "--", "Sources"]))?.output.isEmpty == false
         return head.output.trimmingCharacters(in: .whitespacesAndNewlines) + (dirty ? "+local changes" : "")
-    }
-
-    static func machine() -> String {
-        let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-        let model = cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }.map { $0.split(separator: ":", maxSplits: 1).last!.trimmingCharacters(in: .whitespaces) }
-        var build = "release build"
-        #if DEBUG
-        build = "DEBUG build (figures not representative)"
-        #endif
-        let gib = Double(ProcessInfo.processInfo.physicalMemory) / 1_073_741_824
-        return "\(ProcessInfo.processInfo.activeProcessorCount) cores" + (model.map { " (\($0))" } ?? "") + String(format: ", %.1f GiB RAM", gib)
-            + ", \(ProcessInfo.processInfo.operatingSystemVersionString), \(build)"
     }
 }

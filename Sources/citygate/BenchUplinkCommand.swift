@@ -46,7 +46,7 @@ struct BenchUplinkCommand: AsyncParsableCommand {
         let dir = try StoreBenchSupport.temporaryDirectory("citygate-bench-uplink", in: workDir)
         defer { if !keep { try? FileManager.default.removeItem(atPath: dir) } }
         let commandLine = (["citygate"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
-        out("machine: \(UplinkBenchmark.machine()); \(series) series × \(hours * 60) one-minute rollups; work dir \(dir)\n")
+        out("machine: \(StoreBenchSupport.machine()); \(series) series × \(hours * 60) one-minute rollups; work dir \(dir)\n")
         var bench = UplinkBenchmark(series: series, hours: hours, batchPoints: batchPoints, gzip: gzip, vmBinary: vmBinary)
         bench.dryRun = dryRun
         bench.gzipLevel = gzipLevel
@@ -86,7 +86,7 @@ struct BenchUplinkCommand: AsyncParsableCommand {
                                                            ref.receiverCPUSeconds, ref.receiverCPUSeconds * 1e6 / Double(max(1, ref.points)))])
         }
         rows.append(["load average at the end", (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?"])
-        rows.append(["machine", UplinkBenchmark.machine()])
+        rows.append(["machine", StoreBenchSupport.machine()])
         out(ProfileTool.render(rows))
         out("command: \(commandLine)\n")
         if keep { out("kept \(dir)\n") }

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayCore
 import GatewayTesting
 import Testing
 
@@ -62,45 +63,20 @@ struct GatewayLife {
         return status
     }
 
-    var isRunning: Bool { kill(pid, 0) == 0 && !(ProcStat.state(pid) == "Z") }
+    var isRunning: Bool { kill(pid, 0) == 0 && !(ProcessProbe(pid: pid).state == "Z") }
 }
 
-/// Readings from /proc for one process.
+/// CPU readings from /proc for one process (ProcessProbe has the rest).
 enum ProcStat {
-    static func threads(_ pid: Int32) -> Int? {
-        let text = FileContents.text(atPath: "/proc/\(pid)/status")
-        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("Threads:") }) else { return nil }
-        return Int(line.dropFirst("Threads:".count).trimmingCharacters(in: .whitespaces))
-    }
-
-    static func fds(_ pid: Int32) -> Int? {
-        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd"))?.count
-    }
-
-    static func state(_ pid: Int32) -> String? {
-        let text = FileContents.text(atPath: "/proc/\(pid)/stat")
-        guard let close = text.lastIndex(of: ")") else { return nil }
-        return text[text.index(after: close)...].split(separator: " ").first.map(String.init)
-    }
-
-    /// User + system CPU time in clock ticks (utime + stime).
-    static func cpuTicks(_ pid: Int32) -> Int? {
-        let text = FileContents.text(atPath: "/proc/\(pid)/stat")
-        guard let close = text.lastIndex(of: ")") else { return nil }
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        // After ")": state(0) ppid(1) ... utime is field 14 of the whole line, i.e. index 11 here; stime 12.
-        guard fields.count > 12, let u = Int(fields[11]), let s = Int(fields[12]) else { return nil }
-        return u + s
-    }
-
     /// Share of one core used over `interval` (1.0 = one core busy).
     static func cpuShare(_ pid: Int32, over interval: Duration) async -> Double? {
-        guard let a = cpuTicks(pid) else { return nil }
+        let probe = ProcessProbe(pid: pid)
+        guard let a = probe.cpuTicks else { return nil }
         let start = ContinuousClock.now
         try? await Task.sleep(for: interval)
-        guard let b = cpuTicks(pid) else { return nil }
+        guard let b = probe.cpuTicks else { return nil }
         let seconds = Double((ContinuousClock.now - start).components.seconds) + Double((ContinuousClock.now - start).components.attoseconds) / 1e18
-        return Double(b - a) / Double(sysconf(Int32(_SC_CLK_TCK))) / seconds
+        return Double(b - a) / ProcessProbe.ticksPerSecond / seconds
     }
 }
 

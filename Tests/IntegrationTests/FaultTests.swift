@@ -1,4 +1,5 @@
 import Foundation
+import GatewayCore
 import GatewayTesting
 import Testing
 
@@ -380,8 +381,8 @@ struct FaultTests {
         let load = try await FaultLoad.start(dir: dir, name: "load", mqttPort: broker.port, prefix: 3, mqttInterval: 0.01)
         defer { load.child.send(SIGKILL) }
         try await Task.sleep(for: .seconds(3))
-        let threads0 = ProcStat.threads(gateway.pid) ?? -1
-        let fds0 = ProcStat.fds(gateway.pid) ?? -1
+        let threads0 = ProcessProbe(pid: gateway.pid).threads ?? -1
+        let fds0 = ProcessProbe(pid: gateway.pid).descriptors ?? -1
         var threads: [Int] = []
         var fds: [Int] = []
         var downTotal = 0.0
@@ -397,8 +398,8 @@ struct FaultTests {
             }
             #expect(back, "reconnected after broker restart \(cycle + 1)")
             try await Task.sleep(for: .milliseconds(Int(up * 1000)))
-            threads.append(ProcStat.threads(gateway.pid) ?? -1)
-            fds.append(ProcStat.fds(gateway.pid) ?? -1)
+            threads.append(ProcessProbe(pid: gateway.pid).threads ?? -1)
+            fds.append(ProcessProbe(pid: gateway.pid).descriptors ?? -1)
         }
         let acked = try await load.finish()
         var stored: [(device: String, timeMs: Int64)] = []

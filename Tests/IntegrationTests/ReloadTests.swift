@@ -3,11 +3,17 @@ import Gateway
 import GatewayTesting
 import Testing
 
+/// The `citygate` binary of the build that built these tests: beside the test bundle (so a sanitizer build's tests
+/// run its own sanitized binary), else `.build/debug/citygate`.
 let citygateExecutable: String? = {
+    var candidates: [String] = []
+    if let me = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+        candidates.append(URL(fileURLWithPath: me).deletingLastPathComponent().appendingPathComponent("citygate").path)
+    }
     var url = URL(fileURLWithPath: #filePath)
     for _ in 0..<3 { url.deleteLastPathComponent() }
-    let path = url.path + "/.build/debug/citygate"
-    return FileManager.default.isExecutableFile(atPath: path) ? path : nil
+    candidates.append(url.path + "/.build/debug/citygate")
+    return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
 }()
 
 @Suite("SIGHUP reload of rules and profiles", .serialized, .enabled(if: citygateExecutable != nil, "build the citygate executable first (swift build)"))

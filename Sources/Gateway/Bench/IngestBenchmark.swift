@@ -95,7 +95,7 @@ public struct IngestBenchmark: Sendable {
 
     /// Runs one workload against a fresh broker.
     public func run(_ workload: Workload, profiles: ProfileSet, logger: Logger) async throws -> Result {
-        guard let subPath = Self.which("mosquitto_sub") else { throw GatewayError.tool("mosquitto_sub is not installed (apt-get install mosquitto-clients)") }
+        guard let subPath = StoreBenchSupport.which("mosquitto_sub") else { throw GatewayError.tool("mosquitto_sub is not installed (apt-get install mosquitto-clients)") }
         let broker = try LocalBroker(extraConfig: ["sys_interval 1", "max_inflight_messages 0"])
         defer { broker.stop() }
         let q: MQTTQoS = qos == 0 ? .atMostOnce : .atLeastOnce
@@ -171,7 +171,7 @@ public struct IngestBenchmark: Sendable {
     /// what a broker queues for an absent persistent session is QoS 1 (QoS 0 queueing is optional and lossy).
     public func drain(_ workload: Workload, profiles: ProfileSet, logger: Logger) async throws -> Result {
         let qos = 1
-        guard let subPath = Self.which("mosquitto_sub") else { throw GatewayError.tool("mosquitto_sub is not installed (apt-get install mosquitto-clients)") }
+        guard let subPath = StoreBenchSupport.which("mosquitto_sub") else { throw GatewayError.tool("mosquitto_sub is not installed (apt-get install mosquitto-clients)") }
         let broker = try LocalBroker(extraConfig: ["max_queued_bytes 0"])
         defer { broker.stop() }
         let q = MQTTQoS.atLeastOnce
@@ -250,11 +250,6 @@ public struct IngestBenchmark: Sendable {
                 }
             }
         }
-    }
-
-    static func which(_ tool: String) -> String? {
-        let dirs = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":").map(String.init) + ["/usr/bin", "/usr/sbin"]
-        return dirs.map { "\($0)/\(tool)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 }
 

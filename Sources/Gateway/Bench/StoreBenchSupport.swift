@@ -27,14 +27,7 @@ public enum StoreBenchError: Error, CustomStringConvertible {
 /// Small OS helpers for the store benchmark: RSS, directory sizes, ports, child processes, statistics.
 public enum StoreBenchSupport {
     /// Resident set size of this process (VmRSS in /proc/self/status), bytes; 0 where there is no /proc.
-    public static func residentBytes() -> Int {
-        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
-        for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-            let kb = line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap { Int($0) } ?? 0
-            return kb * 1024
-        }
-        return 0
-    }
+    public static func residentBytes() -> Int { Int(ProcessProbe.current.residentBytes ?? 0) }
 
     /// Returns freed heap pages to the kernel (glibc `malloc_trim`), so RSS reflects live memory.
     public static func trimHeap() {
@@ -81,6 +74,46 @@ public enum StoreBenchSupport {
 
     /// A TCP port on 127.0.0.1 that nothing listens on right now.
     public static func freeLoopbackPort() throws -> Int { try LocalBroker.freePort() }
+
+    /// A VictoriaMetrics single node on a free loopback port with an empty data directory, healthy.
+    public static func startVictoriaMetrics(_ vm: String, curl: String, dataPath: String, logPath: String) async throws -> (process: Process, base: String) {
+        let port = try freeLoopbackPort()
+        let base = "http://127.0.0.1:\(port)"
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: vm)
+        server.arguments = ["-storageDataPath", dataPath, "-httpListenAddr", "127.0.0.1:\(port)", "-retentionPeriod", "100y",
+                            "-dedup.minScrapeInterval", "1ms", "-search.latencyOffset", "0s"]
+        let log = FileHandle(forWritingAtPath: logPath)
+        server.standardOutput = log
+        server.standardError = log
+        server.standardInput = FileHandle.nullDevice
+        try server.run()
+        let deadline = Date().addingTimeInterval(60)
+        while true {
+            guard server.isRunning else { throw StoreBenchError.tool("victoria-metrics exited at start (see \(logPath))") }
+            if let r = try? run(curl, ["-sf", "--max-time", "2", base + "/health"]), r.status == 0 { break }
+            guard Date() < deadline else {
+                VictoriaMetricsReference.stop(server)
+                throw StoreBenchError.tool("victoria-metrics did not become healthy within 60 s")
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return (server, base)
+    }
+
+    /// The machine for a benchmark report: cores (model), memory, OS, and whether this is a release build.
+    public static func machine() -> String {
+        let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let model = cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }.map { $0.split(separator: ":", maxSplits: 1).last!.trimmingCharacters(in: .whitespaces) }
+        var build = "release build"
+        #if DEBUG
+        build = "DEBUG build (figures not representative)"
+        #endif
+        let gib = Double(ProcessInfo.processInfo.physicalMemory) / 1_073_741_824
+        return "\(ProcessInfo.processInfo.activeProcessorCount) cores" + (model.map { " (\($0))" } ?? "") + String(format: ", %.1f GiB RAM", gib)
+            + ", \(ProcessInfo.processInfo.operatingSystemVersionString), \(build)"
+    }
 
     /// Runs a program to completion; returns its exit status and standard output (standard error is kept apart).
     @discardableResult

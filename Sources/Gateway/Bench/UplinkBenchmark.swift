@@ -190,10 +190,10 @@ public struct UplinkBenchmark: Sendable {
             let prepareSeconds = Double(MonotonicClock.nowNs() - p0) / 1e9
             let points = bodies.reduce(0) { $0 + $1.points }
             progress("reference: \(StoreBenchSupport.grouped(points)) points in \(bodies.count) bodies built in \(String(format: "%.1f", prepareSeconds)) s; sending")
-            let server = try await startVictoriaMetrics(vm, curl: curl, dataPath: directory + "/vm-reference", logPath: directory + "/vm-reference.log")
-            let cpu0 = (Self.selfCPUSeconds(), Self.cpuSeconds(of: server.process.processIdentifier))
+            let server = try await StoreBenchSupport.startVictoriaMetrics(vm, curl: curl, dataPath: directory + "/vm-reference", logPath: directory + "/vm-reference.log")
+            let cpu0 = (Self.selfCPUSeconds(), (ProcessProbe(pid: server.process.processIdentifier).cpuSeconds ?? -1))
             let sent = try await Self.post(bodies, url: server.base + "/write?precision=ms", gzip: gzip, concurrency: maxInFlight)
-            let cpu1 = (Self.selfCPUSeconds(), Self.cpuSeconds(of: server.process.processIdentifier))
+            let cpu1 = (Self.selfCPUSeconds(), (ProcessProbe(pid: server.process.processIdentifier).cpuSeconds ?? -1))
             VictoriaMetricsReference.stop(server.process)
             try? FileManager.default.removeItem(atPath: directory + "/vm-reference")
             referenceResult = Reference(points: points, requests: bodies.count, prepareSeconds: prepareSeconds, seconds: sent.seconds, failures: sent.failures,
@@ -203,14 +203,14 @@ public struct UplinkBenchmark: Sendable {
         }
 
         // 2. The gateway: the production path into another fresh VictoriaMetrics.
-        let server = try await startVictoriaMetrics(vm, curl: curl, dataPath: directory + "/vm-data", logPath: directory + "/victoria-metrics.log")
+        let server = try await StoreBenchSupport.startVictoriaMetrics(vm, curl: curl, dataPath: directory + "/vm-data", logPath: directory + "/victoria-metrics.log")
         defer { VictoriaMetricsReference.stop(server.process) }
         let base = server.base
         progress("victoria-metrics \(version) on \(base); draining")
         let sink = try HTTPLineProtocolSink(configuration: sinkConfiguration(url: base + "/write"))
-        let vmCPU0 = Self.cpuSeconds(of: server.process.processIdentifier)
+        let vmCPU0 = (ProcessProbe(pid: server.process.processIdentifier).cpuSeconds ?? -1)
         let (drainSeconds, failures, status, drainCPU) = try await drain(outboxPath: outboxPath, sink: sink, total: total, logger: logger, progress: progress)
-        let vmCPU1 = Self.cpuSeconds(of: server.process.processIdentifier)
+        let vmCPU1 = (ProcessProbe(pid: server.process.processIdentifier).cpuSeconds ?? -1)
 
         _ = try? StoreBenchSupport.run(curl, ["-sS", "--max-time", "120", base + "/internal/force_flush"])
         let window = "\(hours * 3_600 + 3_600)s"
@@ -226,33 +226,6 @@ public struct UplinkBenchmark: Sendable {
                       lineProtocolBytes: bytes.lineProtocol, wireBytes: bytes.wire, batches: status.sinks.first?.sentBatches ?? 0,
                       failures: failures, storedPoints: stored, vmVersion: version, reference: referenceResult, drainCPUSeconds: drainCPU,
                       receiverCPUSeconds: vmCPU0 >= 0 && vmCPU1 >= 0 ? vmCPU1 - vmCPU0 : -1)
-    }
-
-    /// A VictoriaMetrics single node on a free loopback port with an empty data directory, healthy.
-    private func startVictoriaMetrics(_ vm: String, curl: String, dataPath: String, logPath: String) async throws -> (process: Process, base: String) {
-        let port = try StoreBenchSupport.freeLoopbackPort()
-        let base = "http://127.0.0.1:\(port)"
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: vm)
-        server.arguments = ["-storageDataPath", dataPath, "-httpListenAddr", "127.0.0.1:\(port)", "-retentionPeriod", "100y",
-                            "-dedup.minScrapeInterval", "1ms", "-search.latencyOffset", "0s"]
-        let log = FileHandle(forWritingAtPath: logPath)
-        server.standardOutput = log
-        server.standardError = log
-        server.standardInput = FileHandle.nullDevice
-        try server.run()
-        let deadline = Date().addingTimeInterval(60)
-        while true {
-            guard server.isRunning else { throw StoreBenchError.tool("victoria-metrics exited at start (see \(logPath))") }
-            if let r = try? StoreBenchSupport.run(curl, ["-sf", "--max-time", "2", base + "/health"]), r.status == 0 { break }
-            guard Date() < deadline else {
-                VictoriaMetricsReference.stop(server)
-                throw StoreBenchError.tool("victoria-metrics did not become healthy within 60 s")
-            }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        return (server, base)
     }
 
     /// The reference's request bodies: the outbox's first `limit` points in batches of `batchPoints`, rendered and
@@ -365,25 +338,6 @@ public struct UplinkBenchmark: Sendable {
         var usage = rusage()
         getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
         return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
-    }
-
-    /// User + system CPU seconds of another process (from /proc), -1 if unreadable.
-    static func cpuSeconds(of pid: Int32) -> Double {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = text.lastIndex(of: ")") else { return -1 }
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        // After the command: state is field 3, utime 14 and stime 15 (1-based over the whole line).
-        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return -1 }
-        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
-    }
-
-    /// `N cores (model), M GiB`.
-    public static func machine() -> String {
-        var model = "unknown CPU"
-        if let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-           let line = text.split(separator: "\n").first(where: { $0.hasPrefix("model name") }), let colon = line.firstIndex(of: ":") {
-            model = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-        }
-        return "\(ProcessInfo.processInfo.activeProcessorCount) cores (\(model)), \(ProcessInfo.processInfo.physicalMemory / 1_073_741_824) GiB"
     }
 }
 
