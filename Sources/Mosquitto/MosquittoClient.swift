@@ -282,6 +282,13 @@ public final class MosquittoClient: @unchecked Sendable {
     /// True between a successful CONNACK and the loss of that connection.
     public var isConnected: Bool { core.connectedFlag.load(ordering: .acquiring) }
 
+    /// Publishes handed to libmosquitto on this connection and not completed yet (no PUBACK/PUBCOMP, or QoS 0 not
+    /// yet written). A publisher can hold this down: libmosquitto walks its outgoing list, so a very long one makes
+    /// each acknowledgement slower (quadratic overall).
+    public var pendingPublishes: Int {
+        max(0, core.publishesQueued.load(ordering: .relaxed) - core.publishesCompleted.load(ordering: .relaxed))
+    }
+
     /// The most recent connection error (refusal, TLS failure, loss), for status displays.
     public var lastError: MosquittoError? { core.state.withLock { $0.lastError } }
 

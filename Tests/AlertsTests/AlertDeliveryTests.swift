@@ -49,6 +49,36 @@ struct AlertDeliveryTests {
         return batch
     }
 
+    /// A broker that refuses the alert topic (its ACL) answers the MQTT 5 PUBLISH with PUBACK 0x87: that is not a
+    /// delivery, so the batch stays undelivered and is retried; on a permitted topic the same channel delivers.
+    @Test func aPubackWithAnErrorReasonCodeIsNotADelivery() async throws {
+        let dir = try TemporaryDirectory(prefix: "alert-acl")
+        try "topic readwrite allowed/#\n".write(toFile: dir.file("acl"), atomically: true, encoding: .utf8)
+        let broker = try await Broker(options: .init(extraConfiguration: ["acl_file \(dir.file("acl"))"]))
+        defer { broker.stop() }
+        let log = EventLog()
+        let engine = try AlertEngine(rules: try rules(Self.rulesYAML), store: try AlertStore(path: dir.file("alerts.db")), logger: quietLogger(), onEvents: log.onEvents)
+        engine.process(sample(0.1))
+        let events = log.all
+        try #require(events.count == 1, "one fired event to deliver")
+
+        for (prefix, permitted) in [("citygate/alerts", false), ("allowed/alerts", true)] {
+            var config = MQTTClientConfiguration(host: broker.host, port: broker.port, clientID: "alerts-\(permitted)", protocolVersion: .v5)
+            config.reconnect = MQTTReconnectPolicy(initialDelay: .milliseconds(50), maxDelay: .milliseconds(200), jitterFraction: 0.2)
+            let channel = try MQTTAlertChannel(configuration: config, gateway: "jinan-01", topicPrefix: prefix, ackTimeout: .seconds(10))
+            try await channel.start()
+            #expect(await waitUntil { channel.client.isConnected })
+            do {
+                try await channel.deliver(events)
+                #expect(permitted, "a refused PUBLISH counted as delivered")
+            } catch let error as AlertDeliveryError {
+                #expect(!permitted, "\(error)")
+                #expect(error.description.contains("0x87"), "\(error)")
+            }
+            await channel.shutdown()
+        }
+    }
+
     @Test func aRealMosquittoSubscriberReceivesTheAlert() async throws {
         let broker = try await Broker()
         defer { broker.stop() }

@@ -72,16 +72,24 @@ public final class MQTTAlertChannel: AlertChannel {
     /// Disconnects.
     public func shutdown() async { client.stop() }
 
-    /// Publishes every event at QoS 1 and waits for all PUBACKs.
+    /// Publishes every event at QoS 1 and waits for all PUBACKs. An MQTT 5 PUBACK with an error reason code (the
+    /// broker did not take the message, e.g. 0x87 not authorised by its ACL) fails the batch, which is retried.
     public func deliver(_ events: [AlertEvent]) async throws {
         guard client.isConnected else { throw AlertDeliveryError(description: "not connected to the broker") }
         acks.reset()
+        let refusedBefore = client.statistics.messagesRefused
         var mids: Set<Int> = []
         for event in events {
             mids.insert(try client.publish(topic: topic(for: event), payload: event.jsonBody(gateway: gateway), qos: .atLeastOnce))
         }
         guard await acks.wait(for: mids, timeout: ackTimeout) else {
             throw AlertDeliveryError(description: "the broker did not acknowledge within \(ackTimeout)")
+        }
+        // Refusals are counted before the completion that reports them, so every refusal of this batch is seen here.
+        let statistics = client.statistics
+        if statistics.messagesRefused > refusedBefore {
+            throw AlertDeliveryError(description: "the broker refused \(statistics.messagesRefused - refusedBefore) of \(events.count) alert messages "
+                                         + "(MQTT 5 reason code 0x\(String(statistics.lastRefusalReasonCode, radix: 16)))")
         }
     }
 }

@@ -210,6 +210,9 @@ public struct SoakBenchmark: Sendable {
             while ContinuousClock.now < stop, !Task.isCancelled {
                 let due = min(Int(Self.seconds(ContinuousClock.now - start) * Double(rate)), rate * Int(Self.seconds(stop - start))) - sent
                 for _ in 0..<max(0, due) {
+                    // Keep libmosquitto's outgoing list short (see `pendingPublishes`); a broker that falls behind
+                    // shows as published < target, not as a publisher spinning in its own list.
+                    while publisher.pendingPublishes > 2_000, !Task.isCancelled { try? await Task.sleep(for: .milliseconds(1)) }
                     let d = sent % devices
                     let round = sent / devices
                     let payload = Self.payload(device: d, round: round)
@@ -217,6 +220,7 @@ public struct SoakBenchmark: Sendable {
                         try? await Task.sleep(for: .milliseconds(1))
                     }
                     sent += 1
+                    if sent & 255 == 0 { shared.published.store(sent, ordering: .relaxed) }
                 }
                 shared.published.store(sent, ordering: .relaxed)
                 try? await Task.sleep(for: .milliseconds(10))
