@@ -653,49 +653,11 @@ public final class ConfigManager: Sendable {
         return (slug.isEmpty ? "api" : slug) + "/" + id + ".yaml"
     }
 
-    /// Writes a whole file so that readers and a crash see the old or the new text, never a mix: a temporary file
-    /// beside it (a name the loaders skip), fsync, rename over, fsync the directory.
+    /// Writes a whole file durably (`DurableFile`) through a hidden temporary file beside it, a name the loaders
+    /// skip.
     static func writeDurably(_ bytes: [UInt8], to path: String) throws {
         let directory = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let tmp = directory + "/." + (path as NSString).lastPathComponent + ".citygate-tmp"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw FileError(path: tmp, operation: "open", code: errno) }
-        var code: Int32 = 0
-        bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    code = errno
-                    return
-                }
-                offset += n
-            }
-        }
-        if code == 0, fsync(fd) != 0 { code = errno }
-        close(fd)
-        guard code == 0 else {
-            unlink(tmp)
-            throw FileError(path: tmp, operation: "write", code: code)
-        }
-        guard rename(tmp, path) == 0 else {
-            let e = errno
-            unlink(tmp)
-            throw FileError(path: path, operation: "rename", code: e)
-        }
-        let dfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dfd >= 0 {
-            fsync(dfd)
-            close(dfd)
-        }
-    }
-
-    struct FileError: Error, CustomStringConvertible {
-        var path: String
-        var operation: String
-        var code: Int32
-        var description: String { "\(operation) \(path): \(String(cString: strerror(code)))" }
+        try DurableFile.write(bytes, to: path, temporaryPath: directory + "/." + (path as NSString).lastPathComponent + ".citygate-tmp")
     }
 }

@@ -430,7 +430,7 @@ public final class TimeSeriesStore: SampleSink, Sendable {
         let sequence = segmentSequence.wrappingAdd(1, ordering: .relaxed).newValue
         let name = Filenames.segment(partitionStart: partition, sequence: sequence)
         let dir = configuration.directory + "/" + Filenames.segments
-        try DurableFile.write(bytes, to: dir + "/" + name, temporarySuffix: Filenames.temporarySuffix)
+        try DurableFile.write(bytes, to: dir + "/" + name, temporaryPath: dir + "/" + name + Filenames.temporarySuffix)
         var row = StoreCatalog.SegmentRow(id: 0, file: name, partitionStart: partition, tMin: tMin, tMax: tMax, points: points,
                                           bytes: Int64(bytes.count), series: Int64(writer.seriesCount), state: "active")
         row.id = try catalog.withLock { try $0.insertSegment(row, nowMs: WallClock.nowMs()) }

@@ -2,11 +2,13 @@
 import Glibc
 #endif
 
-/// Writes a whole file so that, after a crash, it either exists complete or not at all: write to a temporary
-/// name, fsync it, rename over the final name, fsync the directory (the rename is durable only then).
-enum DurableFile {
-    static func write(_ bytes: [UInt8], to path: String, temporarySuffix: String) throws {
-        let tmp = path + temporarySuffix
+/// Writes a whole file so that readers and a crash see the old or the new content, never a mix, and after a crash
+/// the new file exists complete or not at all: write to a temporary file in the same directory, fsync it, rename
+/// over the final name, fsync the directory (the rename is durable only then). Used for the store's sealed
+/// segments and for versioned profiles and rule files.
+public enum DurableFile {
+    /// Writes `bytes` to `path` through `temporaryPath` (same directory; removed on failure).
+    public static func write(_ bytes: [UInt8], to path: String, temporaryPath tmp: String) throws {
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw DurableFileError(path: tmp, operation: "open", code: errno) }
         var ok = true
@@ -48,9 +50,12 @@ enum DurableFile {
 }
 
 /// A file operation that failed, with errno's text.
-struct DurableFileError: Error, CustomStringConvertible {
-    var path: String
-    var operation: String
-    var code: Int32
-    var description: String { "\(operation) \(path): \(String(cString: strerror(code)))" }
+public struct DurableFileError: Error, CustomStringConvertible {
+    /// The file.
+    public var path: String
+    /// open, write or rename.
+    public var operation: String
+    /// errno.
+    public var code: Int32
+    public var description: String { "\(operation) \(path): \(String(cString: strerror(code)))" }
 }
