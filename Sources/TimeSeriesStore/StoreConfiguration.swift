@@ -22,7 +22,7 @@ public struct StoreConfiguration: Sendable {
     /// Uncompressed bytes per zstd block in a segment: 16 KiB is within 1 % of the smallest files and reads one
     /// series 2.3× faster than 64 KiB (measured; docs/formats/segment.md).
     public var blockSize = 16 * 1024
-    /// Opened segments kept for queries, bounded by their file bytes.
+    /// Opened segments kept for queries, bounded by the memory they hold (file, decoded index, one block).
     public var readerCacheBytes = 256 * 1_048_576
     /// Size at which the WAL starts a new file.
     public var walSegmentBytes = 64 * 1_048_576

@@ -675,12 +675,16 @@ public enum StoreError: Error, CustomStringConvertible {
     }
 }
 
-/// Opened segments, least recently used evicted first, bounded by their file bytes: opening a segment reads and
+/// Opened segments, least recently used evicted first, bounded by the memory they hold (`SegmentReader.memoryBytes`): opening a segment reads and
 /// checksums the whole file, which is most of a query's cost when the reader is not cached.
 struct ReaderCache {
     private var entries: [String: (reader: SegmentReader, used: UInt64)] = [:]
     private var bytes = 0
     private var clock: UInt64 = 0
+    /// Memory held by the cached readers.
+    var heldBytes: Int { bytes }
+    /// Readers cached.
+    var count: Int { entries.count }
 
     mutating func get(_ file: String) -> SegmentReader? {
         guard let e = entries[file] else { return nil }
@@ -691,15 +695,15 @@ struct ReaderCache {
 
     mutating func put(_ file: String, _ reader: SegmentReader, limit: Int) {
         clock += 1
-        if let old = entries[file] { bytes -= old.reader.byteCount }
+        if let old = entries[file] { bytes -= old.reader.memoryBytes }
         entries[file] = (reader, clock)
-        bytes += reader.byteCount
+        bytes += reader.memoryBytes
         while bytes > limit, entries.count > 1, let victim = entries.min(by: { $0.value.used < $1.value.used })?.key {
             remove(victim)
         }
     }
 
     mutating func remove(_ file: String) {
-        if let old = entries.removeValue(forKey: file) { bytes -= old.reader.byteCount }
+        if let old = entries.removeValue(forKey: file) { bytes -= old.reader.memoryBytes }
     }
 }

@@ -2,103 +2,7 @@ import Foundation
 import GatewayTesting
 import Testing
 
-/// Outside clients that load the gateway over MQTT (QoS 1), CoAP (CON) and carrier push (CTWing HTTP) at a steady
-/// rate for `duration` seconds, each message from its own device id, and write what was acknowledged to `out` as
-/// JSON: MQTT messages the broker PUBACKed, CoAP CONs answered 2.04, pushes answered 200 "ok".
-let shutdownLoadScript = #"""
-import json, socket, struct, sys, threading, time, urllib.request
-import paho.mqtt.client as mqtt
-
-mqtt_port, coap_port, http_port, duration, out = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
-deadline = time.time() + duration
-result = {"mqtt": [], "coap": [], "http": [], "coap_sent": 0, "http_sent": 0, "mqtt_sent": 0}
-
-def frame(device, distance):  # Dragino NDDS75 gen-1, ASCII hex
-    return device + "00640cd107" + "%04x" % distance + "00"
-
-def run_mqtt():
-    try:
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="load-mqtt", protocol=mqtt.MQTTv311)
-    except AttributeError:
-        c = mqtt.Client(client_id="load-mqtt", protocol=mqtt.MQTTv311)
-    c.max_queued_messages_set(0)
-    c.max_inflight_messages_set(100)
-    c.connect("127.0.0.1", mqtt_port)
-    c.loop_start()
-    sent = []
-    n = 0
-    while time.time() < deadline:
-        device = "41100%07d" % n
-        info = c.publish("city/lixia/dragino/ndds75/%s/up" % device, frame(device, 100 + n % 60000), qos=1)
-        sent.append((device, info))
-        n += 1
-        time.sleep(0.004)
-    end = time.time() + 60
-    while time.time() < end and not all(i.is_published() for _, i in sent):
-        time.sleep(0.05)
-    result["mqtt"] = [d for d, i in sent if i.is_published()]
-    result["mqtt_sent"] = len(sent)
-    c.loop_stop()
-    c.disconnect()
-
-def run_coap():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.settimeout(0.5)
-    n = 0
-    while time.time() < deadline:
-        device = "41200%07d" % n
-        mid = n & 0xFFFF
-        token = struct.pack(">H", n & 0xFFFF)
-        msg = bytes([0x42, 0x02]) + struct.pack(">H", mid) + token + bytes([0xB7]) + b"dragino" + bytes([0x06]) + b"ndds75" + b"\xff" + frame(device, 100 + n % 60000).encode()
-        n += 1
-        try:
-            s.sendto(msg, ("127.0.0.1", coap_port))
-            while True:
-                data, _ = s.recvfrom(2048)
-                if len(data) >= 4 and data[2:4] == msg[2:4]:
-                    if (data[0] >> 4) & 3 == 2 and data[1] == 0x44:
-                        result["coap"].append(device)
-                    break
-        except (socket.timeout, ConnectionRefusedError, OSError):
-            time.sleep(0.05)
-    result["coap_sent"] = n
-
-def run_http():
-    n = 0
-    while time.time() < deadline:
-        imei = "86037%010d" % n
-        body = json.dumps({"upPacketSN": -1, "timestamp": int(time.time() * 1000), "productId": "15014772", "messageType": "dataReport",
-                           "deviceId": "dev%010d" % n, "IMEI": imei, "protocol": "lwm2m", "topic": "v1/up/ad19prof",
-                           "payload": {"serviceId": "notification", "serviceData": {"IMEI": imei, "RSRP": 100 + n % 20, "SNR": 1, "CSQ": 5,
-                                                                                   "Battery_Level": 90, "Alarm_Status": 0}}}).encode()
-        n += 1
-        try:
-            r = urllib.request.urlopen(urllib.request.Request("http://127.0.0.1:%d/push/ctwing" % http_port, data=body,
-                                                              headers={"Content-Type": "application/json"}), timeout=5)
-            if r.status == 200 and r.read() == b"ok":
-                result["http"].append(imei)
-        except Exception:
-            time.sleep(0.05)
-        time.sleep(0.02)
-    result["http_sent"] = n
-
-threads = [threading.Thread(target=f) for f in (run_mqtt, run_coap, run_http)]
-print("started", flush=True)
-for t in threads: t.start()
-for t in threads: t.join()
-json.dump(result, open(out, "w"))
-"""#
-
-/// What the load script reports.
-struct LoadResult: Decodable {
-    var mqtt: [String]
-    var coap: [String]
-    var http: [String]
-    var mqtt_sent: Int
-    var coap_sent: Int
-    var http_sent: Int
-}
-
+/// paho-mqtt is importable (the outside MQTT client of the load scripts).
 let pahoAvailable: Bool = {
     guard let python = ProcessRunner.which("python3") else { return false }
     let p = Process()
@@ -147,18 +51,13 @@ struct ShutdownTests {
             http: { enabled: true, port: \(httpPort) }
             """.write(toFile: config, atomically: true, encoding: .utf8)
 
-        let log = dir.file("gateway.log")
-        func start() async throws -> ChildProcess {
-            let offset = FileContents.text(atPath: log).count
-            let child = try ChildProcess.spawn(executable: citygateExecutable!, arguments: ["run", "-c", config], stdoutPath: log)
+        var lives = 0
+        func start() async throws -> GatewayLife {
+            lives += 1
+            let life = try GatewayLife.spawn(config: config, log: dir.file("gateway-\(lives).log"))
             // Failure bounds, not timing assertions: the whole suite loads both cores.
-            let up = await waitUntil(timeout: .seconds(180)) {
-                let text = FileContents.text(atPath: log).dropFirst(offset)
-                return text.contains("MQTT broker connected") && text.contains("CoAP ingest started") && FreePort.isAccepting(port: httpPort)
-            }
-            if !up { child.send(SIGKILL); child.wait() }
-            try #require(up, "gateway started: \(FileContents.text(atPath: log).suffix(2000))")
-            return child
+            try await life.waitReady(markers: ["MQTT broker connected", "CoAP ingest started"], ports: [httpPort])
+            return life
         }
 
         var gateway = try await start()
@@ -175,19 +74,14 @@ struct ShutdownTests {
         }
         let id = try #require(alertID, "the alert fired")
         #expect(try await api.post("/v1/alerts/\(id)/acknowledge", body: #"{"comment": "crew dispatched"}"#).status == 200)
-        let result = dir.file("load.json")
-        let load = try ChildProcess.spawn(executable: "python3", arguments: ["-c", shutdownLoadScript, "\(broker.port)", "\(coapPort)", "\(httpPort)", "8", result],
-                                          stdoutPath: dir.file("load.log"))
-        defer { load.send(SIGKILL); _ = load.wait() }
+        let load = try await FaultLoad.start(dir: dir, name: "load", mqttPort: broker.port, coapPort: coapPort, httpPort: httpPort, prefix: 1)
+        defer { load.child.send(SIGKILL) }
 
         // Let traffic flow, then SIGTERM in the middle of it.
-        #expect(await waitUntil(timeout: .seconds(120)) { FileContents.text(atPath: dir.file("load.log")).contains("started") })
         try await Task.sleep(for: .seconds(3))
-        gateway.send(SIGTERM)
-        let status = await gateway.wait(timeout: .seconds(10))
-        if status == nil { gateway.send(SIGKILL); gateway.wait() }
-        #expect(status == .exited(0), "exits 0 within 10 s of SIGTERM: \(FileContents.text(atPath: log).suffix(3000))")
-        let firstRun = FileContents.text(atPath: log)
+        let status = await gateway.terminate(timeout: .seconds(10))
+        #expect(status == .exited(0), "exits 0 within 10 s of SIGTERM: \(FileContents.text(atPath: gateway.log).suffix(3000))")
+        let firstRun = FileContents.text(atPath: gateway.log)
         for phase in ["coap", "http", "mqtt", "alerts", "store", "registry"] {
             #expect(firstRun.contains("shutdown.phase=\(phase)"), "the \(phase) phase is logged with its duration")
         }
@@ -198,10 +92,12 @@ struct ShutdownTests {
         let reopened = try await api.get("/v1/alerts/\(id)")
         #expect(reopened.json["acknowledged"] as? Bool == true && reopened.json["acknowledged_by"] as? String == "operator-sun",
                 "the acknowledgement survived the SIGTERM: \(reopened.body)")
-        #expect(await load.wait(timeout: .seconds(180)) == .exited(0), "load script: \(FileContents.text(atPath: dir.file("load.log")))")
-        let acked = try JSONDecoder().decode(LoadResult.self, from: Data(contentsOf: URL(fileURLWithPath: result)))
+        try await Task.sleep(for: .seconds(3))
+        let result = try await load.finish()
+        let acked = (mqtt: result.mqtt.map(\.device), coap: result.coap.filter { $0.code == 0x44 }.map(\.device),
+                     http: result.http.filter { $0.code == 200 }.map(\.device))
         #expect(acked.mqtt.count > 100 && acked.coap.count > 10 && acked.http.count > 10, "the load ran on every transport: \(acked.mqtt.count) \(acked.coap.count) \(acked.http.count)")
-        #expect(acked.coap.count < acked.coap_sent || acked.http.count < acked.http_sent, "some requests met the stopped gateway")
+        #expect(acked.coap.count < result.coap.count || acked.http.count < result.http.count, "some requests met the stopped gateway")
 
         // Wait for the backlog queued on the broker to drain into the store (read beside the running gateway).
         let expectedDistance = Set(acked.mqtt + acked.coap)
@@ -209,8 +105,7 @@ struct ShutdownTests {
         while ContinuousClock.now < drainDeadline, !((try? await storedDevices(config: config, metric: "distance")) ?? []).isSuperset(of: expectedDistance) {
             try await Task.sleep(for: .seconds(1))
         }
-        gateway.send(SIGTERM)
-        #expect(await gateway.wait(timeout: .seconds(10)) == .exited(0))
+        #expect(await gateway.terminate(timeout: .seconds(10)) == .exited(0))
 
         let distance = try await storedDevices(config: config, metric: "distance")
         let rsrp = try await storedDevices(config: config, metric: "rsrp")

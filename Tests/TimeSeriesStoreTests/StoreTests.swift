@@ -2,6 +2,7 @@ import Foundation
 import GatewayCore
 import GatewayTesting
 import Logging
+import Synchronization
 import Testing
 @testable import TimeSeriesStore
 
@@ -184,6 +185,27 @@ func sample(_ device: String, _ metric: String, _ t: Int64, _ v: Double) -> Samp
         let points = try reader.raw(id, fromMs: t0, toMs: t0 + 12 * hour)
         #expect((points.first?.timeMs ?? .max) > t0 + hour - 1, "the evicted first hour is gone, not an error")
         #expect(try reader.downsample(id, fromMs: t0, toMs: t0 + 12 * hour, stepMs: hour).isEmpty == false)
+    }
+
+    /// The query cache of opened segments is bounded by the memory they hold, their decoded index included: a
+    /// checkpoint piece of many series carries an index entry per series, as large as its compressed points.
+    @Test func theReaderCacheIsBoundedByTheMemoryItsReadersHold() throws {
+        let dir = try TemporaryDirectory()
+        let store = try open(dir) { $0.readerCacheBytes = 2_000_000 }
+        for piece in 0..<8 {
+            try store.append((0..<5_000).map { sample("d\($0)", "m", t0 + Int64(piece) * 60_000, Double(piece)) })
+            try store.checkpoint()
+        }
+        let rows = store.state.withLock { $0.segments.map(\.row) }
+        try #require(rows.count == 8, "one piece per checkpoint of the open day")
+        let readers = try rows.map { try store.reader(for: $0) }
+        let one = try #require(readers.first)
+        #expect(one.memoryBytes > 2 * one.byteCount, "5,000 index entries outweigh the compressed file: \(one.memoryBytes) vs \(one.byteCount)")
+        let held = store.readers.withLock { ($0.heldBytes, $0.count) }
+        #expect(held.0 <= 2_000_000, "within the cache's bound: \(held.0)")
+        #expect(held.1 < 8, "not every piece stays cached: \(held.1)")
+        let id = try #require(store.seriesID(device: "d7", metric: "m"))
+        #expect(try store.raw(id, fromMs: t0, toMs: t0 + 3_600_000).map(\.value) == (0..<8).map(Double.init), "reads stay right across evictions")
     }
 
     @Test func aWallClockJumpDoesNotAgeDataOut() throws {
