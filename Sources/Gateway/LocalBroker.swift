@@ -46,6 +46,9 @@ public final class LocalBroker: @unchecked Sendable {
     deinit { stop() }
 
     /// Kills the broker and removes its directory.
+    /// The broker's process id.
+    public var pid: Int32 { process.processIdentifier }
+
     public func stop() {
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)

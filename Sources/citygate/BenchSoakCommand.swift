@@ -39,6 +39,19 @@ struct BenchSoakCommand: AsyncParsableCommand {
                                   queriesPerSecond: queries, uplink: uplink, executable: executable, profiles: profiles,
                                   directory: dir.map { URL(fileURLWithPath: $0).standardizedFileURL.path })
         out("machine: \(StoreBenchSupport.machine()); load: \(rate) msg/s × 5 samples over \(devices) devices (\(devices * 5) series), \(seconds) s, warm-up \(warmup) s\n")
+        // Ctrl-C or SIGTERM: take the broker, VictoriaMetrics and the gateway down too, then stop.
+        let interrupts = [SIGINT, SIGTERM].map { (signo: Int32) -> any DispatchSourceSignal in
+            signal(signo, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signo, queue: .global())
+            source.setEventHandler {
+                SoakBenchmark.killChildren()
+                FileHandle.standardError.write(Data("bench soak interrupted; its child processes were stopped\n".utf8))
+                Foundation.exit(130)
+            }
+            source.resume()
+            return source
+        }
+        defer { interrupts.forEach { $0.cancel() } }
         let r = try await bench.run { out($0) }
         if let csv {
             var text = "elapsed_s,published,ingested,series,dropped,rss_bytes,threads,fds,cpu_s,data_bytes\n"

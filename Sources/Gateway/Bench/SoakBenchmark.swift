@@ -134,12 +134,14 @@ public struct SoakBenchmark: Sendable {
 
         let broker = try LocalBroker(extraConfig: ["max_queued_messages 0", "max_queued_bytes 0", "max_inflight_messages 0"])
         defer { broker.stop() }
+        Self.children.withLock { $0.append(broker.pid) }
         var vm: (process: Process, base: String)?
         if uplink {
             guard let binary = VictoriaMetricsReference.binary(), let curl = StoreBenchSupport.which("curl") else {
                 throw StoreBenchError.tool(VictoriaMetricsReference.missingMessage)
             }
             vm = try await StoreBenchSupport.startVictoriaMetrics(binary, curl: curl, dataPath: dir + "/vm-data", logPath: dir + "/victoria-metrics.log")
+            Self.children.withLock { $0.append(vm!.process.processIdentifier) }
         }
         defer { if let vm { VictoriaMetricsReference.stop(vm.process) } }
 
@@ -180,6 +182,7 @@ public struct SoakBenchmark: Sendable {
         gateway.standardInput = FileHandle.nullDevice
         try gateway.run()
         defer { if gateway.isRunning { kill(gateway.processIdentifier, SIGKILL) } }
+        Self.children.withLock { $0.append(gateway.processIdentifier) }
         let base = "http://127.0.0.1:\(httpPort)"
         let http = HTTPClient.shared
         let deadline = ContinuousClock.now + .seconds(120)
@@ -320,6 +323,14 @@ public struct SoakBenchmark: Sendable {
                       },
                       shutdownSeconds: shutdown, exitStatus: gateway.terminationReason == .exit ? gateway.terminationStatus : -gateway.terminationStatus,
                       uplinkPoints: uplinkPoints)
+    }
+
+    /// Child processes of runs in progress (broker, VictoriaMetrics, gateway), for `killChildren()`.
+    static let children = Mutex<[Int32]>([])
+
+    /// Kills the child processes of runs in progress: for a command interrupted by a signal, whose defers do not run.
+    public static func killChildren() {
+        for pid in children.withLock({ $0 }) { kill(pid, SIGKILL) }
     }
 
     /// What the load, query and sampling tasks share.
