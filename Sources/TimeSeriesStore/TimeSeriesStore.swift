@@ -675,8 +675,8 @@ public enum StoreError: Error, CustomStringConvertible {
     }
 }
 
-/// Opened segments, least recently used evicted first, bounded by the memory they hold (`SegmentReader.memoryBytes`): opening a segment reads and
-/// checksums the whole file, which is most of a query's cost when the reader is not cached.
+/// Opened segments, least recently used evicted first, bounded by the memory they hold (`SegmentReader.memoryBytes`):
+/// opening a segment reads and checksums the whole file, which is most of a query's cost when the reader is not cached.
 struct ReaderCache {
     private var entries: [String: (reader: SegmentReader, used: UInt64)] = [:]
     private var bytes = 0

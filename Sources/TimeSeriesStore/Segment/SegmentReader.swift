@@ -37,7 +37,8 @@ public final class SegmentReader: Sendable {
     /// Size of the file.
     public var byteCount: Int { bytes.count }
     /// Memory this reader holds: the file, its decoded index (an entry and an id per series, which for a checkpoint
-    /// piece of many series is as large as the compressed points), its block table and one decompressed block (16 KiB by default).
+    /// piece of many series outweighs the compressed points), its block table and one decompressed block (16 KiB by
+    /// default).
     public var memoryBytes: Int {
         bytes.count + entries.count * MemoryLayout<SegmentIndexEntry>.stride + series.count * MemoryLayout<SeriesID>.stride
             + blocks.count * MemoryLayout<Block>.stride + 16 * 1024
