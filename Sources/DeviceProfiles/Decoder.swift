@@ -104,15 +104,7 @@ final class DecodeRun: ExpressionEnvironment {
     var payloadSize: Int { json == nil ? end - base : bytes.count }
     func topicVariable(_ name: String) -> Value { captures[name].map { .string($0) } ?? .null }
     func attribute(_ name: String) -> Value { attributes[name].map { .string($0) } ?? .null }
-    func json(_ path: JSONPath) -> Value {
-        guard let j = json, let v = path.first(in: j) else { return .null }
-        switch v {
-        case .number(let d): return .number(d)
-        case .string(let s): return .string(s)
-        case .bool(let b): return .number(b ? 1 : 0)
-        default: return .null
-        }
-    }
+    func json(_ path: JSONPath) -> Value { Self.jsonValue(path, in: json) }
     func byte(_ offset: Int) -> Value {
         // Compare before adding: `base + offset` overflows for an offset near Int.max.
         let count = end - base

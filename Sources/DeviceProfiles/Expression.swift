@@ -16,6 +16,20 @@ protocol ExpressionEnvironment {
     func byte(_ offset: Int) -> Value
 }
 
+extension ExpressionEnvironment {
+    /// What `$.path` yields from a JSON document: numbers and strings as they are, booleans as 1 or 0, nothing for
+    /// null, objects, arrays or a missing path.
+    static func jsonValue(_ path: JSONPath, in root: JSONValue?) -> Value {
+        guard let root, let v = path.first(in: root) else { return .null }
+        switch v {
+        case .number(let d): return .number(d)
+        case .string(let s): return .string(s)
+        case .bool(let b): return .number(b ? 1 : 0)
+        default: return .null
+        }
+    }
+}
+
 /// A compiled arithmetic / logical expression over numbers and strings.
 ///
 /// Grammar (lowest precedence first): `c ? a : b`, `||`, `&&`, `== != < <= > >=`, `|`, `&`, `<< >>`, `+ -`,

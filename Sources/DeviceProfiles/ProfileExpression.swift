@@ -59,15 +59,7 @@ private struct StandaloneEnvironment: ExpressionEnvironment {
     var payloadSize: Int { context.payload.count }
     func topicVariable(_ name: String) -> Value { context.topic[name].map { .string($0) } ?? .null }
     func attribute(_ name: String) -> Value { context.attributes[name].map { .string($0) } ?? .null }
-    func json(_ path: JSONPath) -> Value {
-        guard let j = context.json, let v = path.first(in: j) else { return .null }
-        switch v {
-        case .number(let d): return .number(d)
-        case .string(let s): return .string(s)
-        case .bool(let b): return .number(b ? 1 : 0)
-        default: return .null
-        }
-    }
+    func json(_ path: JSONPath) -> Value { Self.jsonValue(path, in: context.json) }
     func byte(_ offset: Int) -> Value {
         let n = context.payload.count
         guard offset < n, offset >= -n else { return .null }
