@@ -348,14 +348,12 @@ public struct SoakBenchmark: Sendable {
                 0x05, 0x7D, UInt8(co2 & 0xFF), UInt8(co2 >> 8), 0x06, 0x73, UInt8(p & 0xFF), UInt8(p >> 8)]
     }
 
-    /// Sums the Prometheus text's samples by metric name (labels folded together).
+    /// Sums a /metrics page's samples by metric name, labels folded together (the page read by
+    /// `VictoriaMetricsReference.parseMetrics`, which keys each sample by `name{labels}`).
     static func parseMetrics(_ text: String) -> [String: Double] {
         var out: [String: Double] = [:]
-        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
-            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
-            let key = line[..<space]
-            let name = key.split(separator: "{", maxSplits: 1).first.map(String.init) ?? String(key)
-            out[name, default: 0] += value
+        for (key, value) in VictoriaMetricsReference.parseMetrics(text) {
+            out[key.split(separator: "{", maxSplits: 1).first.map(String.init) ?? key, default: 0] += value
         }
         return out
     }
